@@ -1,0 +1,255 @@
+"""The configuration file: which projects and templates to export, and where data goes.
+
+One YAML file, found through `PROFORMA_CONFIG` (default `proforma.yaml` in the working
+directory), validated when loaded. Relative paths in it are relative to the file's folder.
+Secrets are never in the file: it names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from proforma_io.errors import ConfigError
+
+CONFIG_ENV = "PROFORMA_CONFIG"
+DEFAULT_CONFIG = "proforma.yaml"
+SANDBOX_URL = "sandbox"
+
+PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
+TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+CRON_FIELDS = 5
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuthSettings(_Strict):
+    """How to authenticate: the names of the environment variables holding the secrets."""
+
+    method: Literal["basic", "token", "none"] = "basic"
+    username_env: str = "PROFORMA_USERNAME"
+    password_env: str = "PROFORMA_PASSWORD"
+    token_env: str = "PROFORMA_TOKEN"
+
+
+class JiraSettings(_Strict):
+    """Where the ProForma API is. `base_url: sandbox` runs the embedded sandbox."""
+
+    base_url: str = SANDBOX_URL
+    auth: AuthSettings = AuthSettings()
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value == SANDBOX_URL:
+            return value
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(
+                f"expected 'sandbox' or an http(s) URL such as https://jira.example.com/jira, "
+                f"got {value!r}"
+            )
+        return value
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.base_url == SANDBOX_URL
+
+
+class SandboxSettings(_Strict):
+    """The embedded sandbox: generated data (by seed) or export files replayed from a folder."""
+
+    seed: int = 42
+    issues_per_project: Annotated[int, Field(ge=1)] = 40
+    export_seconds: Annotated[float, Field(ge=0)] = 1.0
+    replay_dir: str | None = None
+
+
+class ExportSettings(_Strict):
+    """One export: every response to one template form in one project."""
+
+    project: str
+    template: Annotated[int, Field(ge=1)]
+    format: Literal["json", "xlsx"] = "json"
+    fields: tuple[str, ...] = ()
+    jql: str | None = None
+    table: str | None = None
+
+    @field_validator("project")
+    @classmethod
+    def _check_project(cls, value: str) -> str:
+        if not PROJECT_KEY.match(value):
+            raise ValueError(f"expected a Jira project key such as HR or ITSD, got {value!r}")
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _check_table(cls, value: str | None) -> str | None:
+        if value is not None and not TABLE_NAME.match(value):
+            raise ValueError(
+                f"expected a lower-case table name of letters, digits and _, got {value!r}"
+            )
+        return value
+
+    @property
+    def table_name(self) -> str:
+        return self.table or f"form_{self.project.lower()}_{self.template}"
+
+
+class PathSettings(_Strict):
+    landing: str = ".proforma/landing"
+    lake: str = ".proforma/lake"
+
+
+class WarehouseSettings(_Strict):
+    url: str = "sqlite:///.proforma/warehouse.db"
+
+
+class PollingSettings(_Strict):
+    initial_interval_seconds: Annotated[float, Field(gt=0)] = 0.5
+    max_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    multiplier: Annotated[float, Field(ge=1)] = 1.5
+    deadline_seconds: Annotated[float, Field(gt=0)] = 1800.0
+
+
+class ScheduleSettings(_Strict):
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        if len(value.split()) != CRON_FIELDS:
+            raise ValueError(f"expected a five-field cron expression, got {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class Settings(_Strict):
+    """The whole configuration file."""
+
+    jira: JiraSettings = JiraSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    exports: tuple[ExportSettings, ...] = Field(min_length=1)
+    paths: PathSettings = PathSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+    polling: PollingSettings = PollingSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _check_unique(self) -> Settings:
+        seen: set[tuple[str, int]] = set()
+        tables: dict[str, str] = {}
+        for export in self.exports:
+            pair = (export.project, export.template)
+            if pair in seen:
+                raise ValueError(
+                    f"project {export.project} template {export.template} is listed twice"
+                )
+            seen.add(pair)
+            owner = tables.setdefault(export.table_name, f"{export.project}/{export.template}")
+            if owner != f"{export.project}/{export.template}":
+                raise ValueError(f"table {export.table_name!r} is used by two exports")
+        return self
+
+    @property
+    def projects(self) -> list[str]:
+        """Project keys in the order they first appear."""
+        return list(dict.fromkeys(export.project for export in self.exports))
+
+    def exports_for(self, project: str) -> list[ExportSettings]:
+        found = [export for export in self.exports if export.project == project]
+        if not found:
+            raise ConfigError(f"project {project} has no exports in the configuration")
+        return found
+
+    def resolve(self, path: str) -> Path:
+        """A path from the file, made absolute against the file's folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.resolve(self.paths.landing)
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.resolve(self.paths.lake)
+
+    @property
+    def warehouse_url(self) -> str:
+        """The SQLAlchemy URL, with a relative SQLite path made absolute."""
+        url = self.warehouse.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+            return prefix + str(self.resolve(url[len(prefix) :]))
+        return url
+
+
+def config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The configuration file to use: the argument, else `PROFORMA_CONFIG`, else the default."""
+    return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the configuration file; errors name the file and the bad key."""
+    source = config_path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"configuration file {source} not found (set {CONFIG_ENV} or pass --config)"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"configuration file {source} cannot be read: {exc}") from exc
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+
+    return settings_from_mapping(raw, base_dir=source.resolve().parent, source=str(source))
+
+
+def settings_from_mapping(
+    raw: dict[str, Any], *, base_dir: Path, source: str = "configuration"
+) -> Settings:
+    """Validate an already-parsed configuration mapping."""
+    if "base_dir" in raw:
+        raise ConfigError(f"{source}: base_dir: this key is set by the loader, not the file")
+    try:
+        return Settings.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(f"{source} is invalid:\n{_describe(exc.errors())}") from None
+
+
+def _describe(errors: Iterable[Any]) -> str:
+    lines = []
+    for error in errors:
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
