@@ -1,0 +1,43 @@
+# One-command set-up: every target creates the virtual environment it needs.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.proforma/dagster
+
+.PHONY: demo test dev sandbox lint clean
+
+$(STAMP): pyproject.toml
+	@echo "Installing proforma-warehouse and its dependencies into $(VENV) ..."
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is neither a file" || true; }
+	$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | { grep -v "is neither a file" || true; }
+	@touch $(STAMP)
+
+## demo: run the daily load for every configured project (embedded sandbox, SQLite, Parquet)
+demo: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/python -m pipelines
+
+## test: the whole test suite (PostgreSQL tests skip, saying why, when no server is reachable)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## dev: the Dagster UI on http://127.0.0.1:3000 with this code location
+dev: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+## sandbox: a standalone ProForma sandbox on http://127.0.0.1:8080/jira
+sandbox: $(STAMP)
+	$(BIN)/proforma sandbox --replay tests/data/samples
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf .proforma

@@ -1,0 +1,115 @@
+"""Dagster resources: the ProForma API, the local storage folders and the warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+from sqlalchemy.engine import make_url
+
+from proforma_io.auth import BasicCredentials, TokenCredentials
+from proforma_io.client import ProformaClient
+from proforma_io.config import AuthSettings, JiraSettings, SandboxSettings, Settings
+from proforma_io.landing import Landing
+from proforma_io.load import ApiTarget, open_client
+
+
+class ProformaApiResource(dg.ConfigurableResource):
+    """The ProForma Customer API of one Jira instance, or `sandbox` for the embedded sandbox."""
+
+    base_url: str = "sandbox"
+    auth_method: Literal["basic", "token", "none"] = "basic"
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    timeout_seconds: float = 30.0
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+    sandbox_seed: int = 42
+    sandbox_issues_per_project: int = 40
+    sandbox_export_seconds: float = 1.0
+    sandbox_replay_dir: str | None = None
+
+    @contextmanager
+    def client(self) -> Iterator[ProformaClient]:
+        """An open client; with `sandbox`, the embedded sandbox runs until it closes."""
+        jira = JiraSettings(
+            base_url=self.base_url,
+            auth=AuthSettings(method=self.auth_method),
+            timeout_seconds=self.timeout_seconds,
+            verify_tls=self.verify_tls,
+            ca_bundle=self.ca_bundle,
+        )
+        sandbox = SandboxSettings(
+            seed=self.sandbox_seed,
+            issues_per_project=self.sandbox_issues_per_project,
+            export_seconds=self.sandbox_export_seconds,
+            replay_dir=self.sandbox_replay_dir,
+        )
+        with open_client(ApiTarget(jira, sandbox, self._credentials())) as client:
+            yield client
+
+    def _credentials(self) -> BasicCredentials | TokenCredentials | None:
+        if self.auth_method == "token" and self.token:
+            return TokenCredentials(self.token)
+        if self.auth_method == "basic" and self.username and self.password:
+            return BasicCredentials(self.username, self.password)
+        return None
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Local folders: where landed export files are kept and where the Parquet lake lives."""
+
+    landing_dir: str
+    lake_dir: str
+
+    def landing(self) -> Landing:
+        return Landing(Path(self.landing_dir))
+
+    @property
+    def lake(self) -> Path:
+        return Path(self.lake_dir)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The SQL warehouse, as a SQLAlchemy URL (SQLite or PostgreSQL)."""
+
+    url: str
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for logs and metadata."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Resources from the configuration file; secrets stay in environment variables."""
+    jira, auth, sandbox = settings.jira, settings.jira.auth, settings.sandbox
+    secrets: dict[str, object] = {}
+    if not jira.is_sandbox and auth.method == "basic":
+        secrets = {"username": dg.EnvVar(auth.username_env), "password": dg.EnvVar(auth.password_env)}
+    elif not jira.is_sandbox and auth.method == "token":
+        secrets = {"token": dg.EnvVar(auth.token_env)}
+
+    api = ProformaApiResource(
+        base_url=jira.base_url,
+        auth_method=auth.method,
+        timeout_seconds=jira.timeout_seconds,
+        verify_tls=jira.verify_tls,
+        ca_bundle=jira.ca_bundle,
+        sandbox_seed=sandbox.seed,
+        sandbox_issues_per_project=sandbox.issues_per_project,
+        sandbox_export_seconds=sandbox.export_seconds,
+        sandbox_replay_dir=str(settings.resolve(sandbox.replay_dir)) if sandbox.replay_dir else None,
+        **secrets,  # type: ignore[arg-type]
+    )
+    return {
+        "proforma_api": api,
+        "storage": StorageResource(
+            landing_dir=str(settings.landing_dir), lake_dir=str(settings.lake_dir)
+        ),
+        "warehouse": WarehouseResource(url=settings.warehouse_url),
+    }

@@ -1,0 +1,121 @@
+"""Run the daily load job for every configured project, in this process, and say what it did.
+
+`python -m pipelines` (what `make demo` runs). Runs are recorded in the Dagster instance of
+`DAGSTER_HOME` when it is set, so `dagster dev` shows them afterwards; otherwise in a temporary one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.definitions import DAILY_JOB, build_definitions, project_tags
+from proforma_io.config import Settings, load_settings
+from proforma_io.errors import ProformaError
+from proforma_io.landing import Landing
+from proforma_io.writers.warehouse import Warehouse
+
+console = Console()
+
+
+def main(
+    config: Path | None = typer.Option(None, help="Configuration file (default: PROFORMA_CONFIG "
+                                       "or ./proforma.yaml)."),
+    project: list[str] | None = typer.Option(None, "--project", "-p",
+                                             help="Load only this project; repeatable."),
+) -> None:
+    """Export, normalise and load every configured project, then print a summary."""
+    try:
+        settings = load_settings(config)
+    except ProformaError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    projects = project or settings.projects
+    unknown = sorted(set(projects) - set(settings.projects))
+    if unknown:
+        console.print(f"[red]error:[/red] not in the configuration: {', '.join(unknown)}")
+        raise typer.Exit(2)
+
+    where = "the embedded sandbox" if settings.jira.is_sandbox else settings.jira.base_url
+    console.print(f"Loading {len(projects)} project(s) from {where}: {', '.join(projects)}")
+    failed = run_projects(settings, projects)
+
+    print_summary(settings, projects, failed)
+    if failed:
+        raise typer.Exit(1)
+
+
+def run_projects(settings: Settings, projects: list[str]) -> list[str]:
+    """Execute the job once per project partition; return the projects whose run failed."""
+    job = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    failed = []
+    with instance or dg.DagsterInstance.ephemeral() as active:
+        for project in projects:
+            started = time.monotonic()
+            with console.status(f"Running {DAILY_JOB} for {project}..."):
+                result = job.execute_in_process(
+                    instance=active,
+                    partition_key=project,
+                    tags=project_tags(settings, project),
+                    raise_on_error=False,
+                )
+            took = time.monotonic() - started
+            if result.success:
+                console.print(f"  {project}: run {result.run_id[:8]} succeeded in {took:.1f} s")
+            else:
+                failed.append(project)
+                console.print(f"  [red]{project}: run {result.run_id[:8]} failed[/red]")
+                for event in result.all_events:
+                    if event.is_step_failure and event.step_failure_data:
+                        console.print(f"    {event.step_key}: {event.step_failure_data.error}")
+    return failed
+
+
+def print_summary(settings: Settings, projects: list[str], failed: list[str]) -> None:
+    """A table of what landed and what was loaded, and where the files are."""
+    landing = Landing(settings.landing_dir)
+    warehouse = Warehouse(settings.warehouse_url)
+    table = Table(title="Loaded")
+    for column in ("project", "template", "format", "export id", "bytes", "rows per table"):
+        table.add_column(column)
+
+    for project in projects:
+        if project in failed:
+            table.add_row(project, "", "", "[red]failed[/red]", "", "")
+            continue
+        counts = warehouse.project_counts(project)
+        for export in settings.exports_for(project):
+            landed = landing.latest(project, export.template)
+            rows = {
+                name: counts.get(name, 0)
+                for name in ("responses", "answers", "jira_fields", export.table_name)
+            }
+            table.add_row(
+                project,
+                str(export.template),
+                export.format,
+                landed.export_id,
+                f"{landed.size_bytes:,}",
+                ", ".join(f"{name} {n:,}" for name, n in rows.items()),
+            )
+
+    console.print(table)
+    console.print(f"Landed files: {settings.landing_dir}")
+    console.print(f"Parquet lake: {settings.lake_dir}")
+    console.print(f"Warehouse:    {warehouse.display_url}")
+
+
+def cli() -> None:
+    typer.run(main)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,176 @@
+"""The steps of a project load, shared by the Dagster assets and the command line.
+
+export_project (API -> landing) -> normalise_project (landing -> frames) -> write_lake
+(frames -> Parquet) -> load_warehouse (Parquet -> SQL). Each step reads only what the previous
+one wrote, so any step can be run again without repeating the ones before it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from proforma_io.auth import BasicCredentials, TokenCredentials, credentials_from_env
+from proforma_io.client import ProformaClient
+from proforma_io.config import ExportSettings, JiraSettings, PollingSettings, SandboxSettings
+from proforma_io.export_job import ExportSpec, PollPolicy, run_export
+from proforma_io.landing import LandedExport, Landing
+from proforma_io.models import ExportStatus
+from proforma_io.normalise import normalise_export
+from proforma_io.tables import NormalisedExport, ProjectTables
+from proforma_io.writers.parquet import ParquetWrite, read_project, write_project
+from proforma_io.writers.warehouse import Warehouse, WarehouseLoad
+
+log = logging.getLogger(__name__)
+
+Credentials = BasicCredentials | TokenCredentials | None
+
+SANDBOX_USER = BasicCredentials("admin", "admin")
+
+
+@dataclass(frozen=True)
+class ApiTarget:
+    """Where to reach the API and how: a real Jira or the embedded sandbox."""
+
+    jira: JiraSettings
+    sandbox: SandboxSettings
+    credentials: Credentials = None
+
+
+def credentials_for(jira: JiraSettings) -> Credentials:
+    """Read the credentials the configuration names from the environment, at call time."""
+    if jira.is_sandbox or jira.auth.method == "none":
+        return None
+    auth = jira.auth
+    if auth.method == "token":
+        return credentials_from_env(token_env=auth.token_env)
+    return credentials_from_env(username_env=auth.username_env, password_env=auth.password_env)
+
+
+@contextmanager
+def open_client(target: ApiTarget) -> Iterator[ProformaClient]:
+    """A client for the configured API; for `sandbox`, an embedded sandbox runs meanwhile."""
+    jira = target.jira
+    verify: bool | str = jira.ca_bundle or jira.verify_tls
+    if not jira.is_sandbox:
+        with ProformaClient(
+            jira.base_url,
+            credentials=target.credentials,
+            timeout=jira.timeout_seconds,
+            verify=verify,
+        ) as client:
+            yield client
+        return
+
+    from proforma_io.sandbox import Sandbox, SandboxData
+
+    sandbox = Sandbox(sandbox_data(target.sandbox), export_seconds=target.sandbox.export_seconds)
+    with sandbox.running(), ProformaClient(
+        sandbox.base_url,
+        credentials=target.credentials or SANDBOX_USER,
+        timeout=jira.timeout_seconds,
+    ) as client:
+        log.info("Started the embedded ProForma sandbox at %s.", sandbox.base_url)
+        yield client
+
+
+def sandbox_data(settings: SandboxSettings) -> object:
+    """The data the embedded sandbox serves: generated, with replayed files layered on top."""
+    from proforma_io.sandbox import SandboxData
+
+    data = SandboxData.generated(seed=settings.seed, issues_per_project=settings.issues_per_project)
+    if settings.replay_dir:
+        data = data.merge(SandboxData.from_folder(Path(settings.replay_dir)))
+    return data
+
+
+def export_spec(export: ExportSettings) -> ExportSpec:
+    return ExportSpec(
+        project_key=export.project,
+        template_id=export.template,
+        format=export.format,
+        fields=tuple(export.fields),
+        jql=export.jql,
+        table=export.table_name,
+    )
+
+
+def poll_policy(polling: PollingSettings) -> PollPolicy:
+    return PollPolicy(
+        initial_interval=polling.initial_interval_seconds,
+        max_interval=polling.max_interval_seconds,
+        multiplier=polling.multiplier,
+        deadline_seconds=polling.deadline_seconds,
+    )
+
+
+def export_project(
+    client: ProformaClient,
+    exports: Sequence[ExportSettings],
+    landing: Landing,
+    polling: PollingSettings,
+    on_progress: Callable[[ExportStatus], None] | None = None,
+) -> list[LandedExport]:
+    """Run every export of one project and land each file once."""
+    landed = []
+    for export in exports:
+        spec = export_spec(export)
+        result = run_export(
+            client, spec, landing, policy=poll_policy(polling), on_progress=on_progress
+        )
+        log.info(
+            "Landed export %s of %s template %d: %d bytes at %s.",
+            result.export_id,
+            spec.project_key,
+            spec.template_id,
+            result.size_bytes,
+            result.path,
+        )
+        landed.append(result)
+    return landed
+
+
+def normalise_project(
+    project: str,
+    exports: Sequence[ExportSettings],
+    landing: Landing,
+    *,
+    loaded_at: datetime | None = None,
+) -> ProjectTables:
+    """Read the latest landed file of each export of a project into canonical frames."""
+    loaded_at = loaded_at or datetime.now(UTC)
+    normalised: list[NormalisedExport] = []
+    for export in exports:
+        landed = landing.latest(export.project, export.template)
+        normalised.append(
+            normalise_export(
+                landed.path,
+                project_key=export.project,
+                template_id=export.template,
+                export_id=landed.export_id,
+                fmt=export.format,
+                fields=export.fields,
+                wide_table=export.table_name,
+                loaded_at=loaded_at,
+            )
+        )
+    return ProjectTables.combine(project, normalised)
+
+
+def write_lake(lake_dir: Path, tables: ProjectTables) -> ParquetWrite:
+    """Replace the project's partition of every table in the Parquet lake."""
+    return write_project(lake_dir, tables)
+
+
+def load_warehouse(
+    url: str, lake_dir: Path, project: str, *, run_id: str | None = None
+) -> WarehouseLoad:
+    """Replace the project's rows in the warehouse with its partition of the lake."""
+    tables = read_project(lake_dir, project)
+    warehouse = Warehouse(url)
+    warehouse.ensure_schema()
+    return warehouse.replace_project(tables, run_id=run_id)
