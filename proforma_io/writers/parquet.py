@@ -1,0 +1,281 @@
+"""The Parquet lake: every table Hive-partitioned by project, a project's partitions swapped whole.
+
+Layout under the lake folder:
+
+    <table>/project_key=<PROJECT>/part-0.parquet   one file per table and project
+    _projects/<PROJECT>.json                       what the project's last write holds
+    _staging/                                      partitions being written, never read
+
+The `project_key` column lives in the folder name, not in the file (the Hive convention), so
+read a table with `pyarrow.dataset.dataset(<lake>/<table>, partitioning="hive")` or DuckDB's
+`read_parquet('<lake>/<table>/project_key=*/*.parquet', hive_partitioning = true)`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from proforma_io.errors import LakeError, truncate
+from proforma_io.schema import CORE_TABLES, SCHEMAS, WIDE_KEY_SCHEMA
+from proforma_io.tables import ProjectTables, to_arrow
+
+log = logging.getLogger(__name__)
+
+PARTITION_COLUMN = "project_key"
+PART_FILE = "part-0.parquet"
+MANIFESTS_DIR = "_projects"
+# Staging sits beside the table folders rather than inside them: DuckDB's globs match hidden
+# folders, so `<table>/*/*.parquet` would read a half-written `.project_key=...` sibling. The
+# lake root is one filesystem, so the final renames stay atomic.
+STAGING_DIR = "_staging"
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """One table's partition file as written."""
+
+    table: str
+    path: Path
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ParquetWrite:
+    """The files one `write_project` call put into the lake."""
+
+    project_key: str
+    files: list[TableFile]
+    manifest: Path
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return {item.table: item.rows for item in self.files}
+
+    @property
+    def bytes(self) -> dict[str, int]:
+        return {item.table: item.bytes for item in self.files}
+
+
+def partition_dir(lake: str | Path, table: str, project_key: str) -> Path:
+    """The folder holding one project's partition of one table."""
+    return Path(lake) / table / f"{PARTITION_COLUMN}={project_key}"
+
+
+# Limitation: `lake` is a local (or mounted) path. Object-store URIs such as s3:// are not
+# supported: the swap relies on atomic directory renames, which object stores lack.
+def write_project(lake: str | Path, tables: ProjectTables) -> ParquetWrite:
+    """Replace the project's partition of every core and wide table with `tables`' frames.
+
+    Every table is converted and written to staging first, so a frame that fails leaves the lake
+    as it was. A wide table the project no longer has keeps its old partition: the lake holds
+    every table ever written, while the manifest lists only the current ones.
+    """
+    root = Path(lake)
+    project = tables.project_key
+    _check_name("project key", project, project)
+    missing = [name for name in CORE_TABLES if name not in tables.core]
+    if missing:
+        raise LakeError(f"project {project}: expected core tables {missing}, they are missing")
+    for name in tables.wide:
+        _check_name("wide table name", name, project)
+
+    # Limitation: a process killed mid-write leaves its folder under _staging/; it is never read
+    # and can be deleted by hand.
+    staging = root / STAGING_DIR / f"{project}-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        frames = {**{name: tables.core[name] for name in CORE_TABLES}, **tables.wide}
+        staged = {
+            name: _stage(staging, name, _to_arrow(name, frame, project), project)
+            for name, frame in frames.items()
+        }
+        files = [_swap_in(root, staging, name, project, rows) for name, rows in staged.items()]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    manifest = _write_manifest(root, tables, files)
+    log.info(
+        "Wrote project %s to the lake at %s: %d files, %d rows, %d bytes.",
+        project,
+        root,
+        len(files),
+        sum(item.rows for item in files),
+        sum(item.bytes for item in files),
+    )
+    return ParquetWrite(project, files, manifest)
+
+
+def read_project(lake: str | Path, project_key: str) -> ProjectTables:
+    """Read back the tables of the project's last write, with `project_key` as first column."""
+    root = Path(lake)
+    _check_name("project key", project_key, project_key)
+    manifest = _read_manifest(root, project_key)
+
+    core = {name: _read_partition(root, name, project_key) for name in CORE_TABLES}
+    wide = {name: _read_partition(root, name, project_key) for name in manifest["wide_tables"]}
+    return ProjectTables(project_key, core, wide, list(manifest["export_ids"]))
+
+
+def _check_name(what: str, name: str, project: str) -> None:
+    if not _SAFE_NAME.fullmatch(name):
+        raise LakeError(
+            f"project {project}: {what} {name!r} cannot name a lake folder; expected letters, "
+            "digits, '_' or '-'"
+        )
+
+
+def _to_arrow(name: str, frame: pd.DataFrame, project: str) -> pa.Table:
+    """Convert a frame to Arrow: core tables with their canonical schema, wide tables tidied."""
+    try:
+        table = to_arrow(name, frame) if name in SCHEMAS else _wide_to_arrow(frame)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise LakeError(
+            f"project {project}: table {name} could not be converted to Parquet: "
+            f"{truncate(str(exc))}; the lake is unchanged"
+        ) from exc
+
+    if PARTITION_COLUMN not in table.column_names:
+        raise LakeError(f"project {project}: table {name} has no {PARTITION_COLUMN} column")
+    keys = table.column(PARTITION_COLUMN)
+    if keys.null_count or pc.any(pc.not_equal(keys, project)).as_py():
+        others = sorted({str(value) for value in keys.unique().to_pylist()} - {project})
+        raise LakeError(
+            f"project {project}: table {name} expected only {PARTITION_COLUMN} {project}, "
+            f"found {others}"
+        )
+    return table
+
+
+def _wide_to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """Key columns get their canonical types; strings become `string`, timestamps microseconds.
+
+    Untyped all-null columns become strings so that projects' partitions share one type.
+    """
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = []
+    for item in table.schema:
+        kind = item.type
+        if item.name in WIDE_KEY_SCHEMA.names:
+            kind = WIDE_KEY_SCHEMA.field(item.name).type
+        elif pa.types.is_large_string(kind) or pa.types.is_null(kind):
+            kind = pa.string()
+        elif pa.types.is_timestamp(kind):
+            kind = pa.timestamp("us", tz=kind.tz)
+        fields.append(item.with_type(kind))
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _stage(staging: Path, name: str, table: pa.Table, project: str) -> int:
+    """Write one table's partition file into the staging folder; return its row count."""
+    folder = staging / name
+    folder.mkdir()
+    try:
+        pq.write_table(table.drop_columns([PARTITION_COLUMN]), folder / PART_FILE)
+    except (pa.ArrowException, OSError) as exc:
+        raise LakeError(
+            f"project {project}: table {name} could not be written to {folder}: "
+            f"{truncate(str(exc))}; the lake is unchanged"
+        ) from exc
+    return table.num_rows
+
+
+def _swap_in(root: Path, staging: Path, name: str, project: str, rows: int) -> TableFile:
+    """Move the staged partition into place: old one aside, new one in, old one dropped."""
+    target = partition_dir(root, name, project)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    aside = staging / f"{name}.previous"
+
+    try:
+        if target.exists():
+            target.rename(aside)
+        (staging / name).rename(target)
+    except OSError as exc:
+        if aside.exists() and not target.exists():
+            aside.rename(target)
+        raise LakeError(
+            f"project {project}: could not move the new partition of {name} into {target}: {exc}"
+        ) from exc
+
+    shutil.rmtree(aside, ignore_errors=True)
+    path = target / PART_FILE
+    return TableFile(name, path, rows, path.stat().st_size)
+
+
+def _write_manifest(root: Path, tables: ProjectTables, files: list[TableFile]) -> Path:
+    """Record the project's current tables and exports, replacing the file atomically."""
+    folder = root / MANIFESTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{tables.project_key}.json"
+    body: dict[str, Any] = {
+        "project_key": tables.project_key,
+        "export_ids": list(tables.export_ids),
+        "core_tables": list(CORE_TABLES),
+        "wide_tables": list(tables.wide),
+        "files": {item.table: {"rows": item.rows, "bytes": item.bytes} for item in files},
+        "written_at": datetime.now(UTC).isoformat(),
+    }
+
+    partial = folder / f".{path.name}.{uuid.uuid4().hex}"
+    partial.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def _read_manifest(root: Path, project: str) -> dict[str, Any]:
+    path = root / MANIFESTS_DIR / f"{project}.json"
+    try:
+        body: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise LakeError(
+            f"project {project}: the lake at {root} has no manifest {path}; expected the project "
+            "to have been written first"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise LakeError(f"project {project}: manifest {path} is unreadable: {exc}") from exc
+    if not isinstance(body.get("wide_tables"), list) or not isinstance(
+        body.get("export_ids"), list
+    ):
+        raise LakeError(
+            f"project {project}: manifest {path} expected lists wide_tables and export_ids"
+        )
+    return body
+
+
+def _read_partition(root: Path, name: str, project: str) -> pd.DataFrame:
+    """One partition as a frame with `project_key` first, core tables in canonical order."""
+    path = partition_dir(root, name, project) / PART_FILE
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise LakeError(f"project {project}: table {name}: cannot read {path}: {exc}") from exc
+
+    keys = pa.array([project] * table.num_rows, type=pa.string())
+    table = table.add_column(0, PARTITION_COLUMN, keys)
+    if name in SCHEMAS:
+        table = _conform(table, SCHEMAS[name])
+    return table.to_pandas()
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Put columns in the schema's order; a column added to the schema later reads as nulls."""
+    for item in schema:
+        if item.name not in table.column_names:
+            table = table.append_column(item, pa.nulls(table.num_rows, item.type))
+    return table.select(schema.names).cast(schema.with_metadata(table.schema.metadata))
