@@ -150,8 +150,8 @@ class ProformaClient:
                         written += len(chunk)
                 except httpx.RequestError as exc:
                     raise DownloadError(
-                        f"{operation} broke off after {written} bytes"
-                        f"{_of_expected(expected)}: {exc}"
+                        f"{operation} broke off after {response.num_bytes_downloaded}"
+                        f"{_of_expected(expected)} bytes: {exc}"
                     ) from exc
                 received = response.num_bytes_downloaded
                 self._log_call("GET", url, response.status_code, started)
