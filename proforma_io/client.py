@@ -136,39 +136,22 @@ class ProformaClient:
         url = self._download_url(status)
 
         started = time.perf_counter()
-        written = 0
         try:
             with self._http.stream("GET", url) as response:
-                if not response.is_success:
-                    response.read()
-                    self._log_call("GET", url, response.status_code, started)
-                    _raise_for_status(operation, response)
-                expected = _content_length(response)
                 try:
-                    for chunk in response.iter_bytes(CHUNK_SIZE):
-                        dest.write(chunk)
-                        written += len(chunk)
-                except httpx.RequestError as exc:
-                    raise DownloadError(
-                        f"{operation} broke off after {response.num_bytes_downloaded}"
-                        f"{_of_expected(expected)} bytes: {exc}"
-                    ) from exc
-                received = response.num_bytes_downloaded
-                self._log_call("GET", url, response.status_code, started)
+                    return _copy_body(operation, response, dest)
+                finally:
+                    self._log_call("GET", url, response.status_code, started)
         except httpx.RequestError as exc:
             self._log_call("GET", url, None, started)
             raise ApiConnectionError(f"{operation} failed: {_describe(exc)}") from exc
 
-        if expected is not None and received != expected:
-            raise DownloadError(
-                f"{operation} is incomplete: Content-Length announced {expected} bytes, "
-                f"{received} arrived"
-            )
-        return written
-
     def _download_url(self, status: ExportStatus) -> httpx.URL:
         if not status.complete or status.failed:
-            raise DownloadError(f"export {status.id} is not complete and successful: {status}")
+            raise DownloadError(
+                f"export {status.id} has no file to download: complete={status.complete}, "
+                f"failed={status.failed}, progress={status.progress}%"
+            )
         if not status.download_url:
             raise DownloadError(f"export {status.id} is complete but carries no downloadUrl")
 
@@ -218,6 +201,33 @@ class ProformaClient:
         elapsed_ms = (time.perf_counter() - started) * 1000
         shown = status if status is not None else "no response"
         logger.debug("%s %s -> %s in %.0f ms", method, url.path, shown, elapsed_ms)
+
+
+def _copy_body(operation: str, response: httpx.Response, dest: BinaryIO) -> int:
+    """Copy a streamed answer into `dest` chunk by chunk; the byte count must be whole."""
+    if not response.is_success:
+        response.read()
+        _raise_for_status(operation, response)
+
+    expected = _content_length(response)
+    written = 0
+    try:
+        for chunk in response.iter_bytes(CHUNK_SIZE):
+            dest.write(chunk)
+            written += len(chunk)
+    except httpx.RequestError as exc:
+        raise DownloadError(
+            f"{operation} broke off after {response.num_bytes_downloaded}"
+            f"{_of_expected(expected)} bytes: {exc}"
+        ) from exc
+
+    received = response.num_bytes_downloaded
+    if expected is not None and received != expected:
+        raise DownloadError(
+            f"{operation} is incomplete: Content-Length announced {expected} bytes, "
+            f"{received} arrived"
+        )
+    return written
 
 
 def _raise_for_status(operation: str, response: httpx.Response) -> None:
