@@ -120,3 +120,7 @@ class WarehouseError(ProformaError):
 
 class LakeError(ProformaError):
     """A write to the Parquet lake failed; the previous partition is intact."""
+
+
+class SandboxError(ProformaError):
+    """The sandbox server could not start, for example because its port is taken."""

@@ -1,0 +1,279 @@
+"""The Starlette application: ProForma's Export API under `<context path>/rest/proforma/1`.
+
+Errors answer `{error, message}` as ProForma does (`client` 400, `forbidden` 403, `notFound`
+404, `server` 500, `json` 400 with `details`); a 401 has no body. Downloading an export that is
+not complete, or that failed, answers 400 `client`: the export exists but has no file yet, and
+a 404 would read as "already downloaded" to a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from proforma_io.sandbox.auth import EXPORT_ALL_DATA, SandboxUser, authenticate
+from proforma_io.sandbox.exports import EXPORT_TYPES, ExportJob, ExportRegistry, ExportRequest
+from proforma_io.sandbox.store import SandboxData
+
+log = logging.getLogger(__name__)
+
+API_PATH = "/rest/proforma/1"
+CHUNK_SIZE = 64 * 1024
+REALM = 'Basic realm="ProForma sandbox"'
+
+
+@dataclass
+class SandboxStats:
+    """What clients did: exports started, polls and download attempts per export, requests."""
+
+    exports_started: list[str] = field(default_factory=list)
+    status_polls: dict[str, int] = field(default_factory=dict)
+    downloads: dict[str, int] = field(default_factory=dict)
+    requests: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+class BadBody(Exception):
+    """The request body is not the JSON the operation reads."""
+
+    def __init__(self, details: str) -> None:
+        super().__init__(details)
+        self.details = details
+
+
+def build_app(
+    data: SandboxData,
+    *,
+    users: Sequence[SandboxUser],
+    context_path: str,
+    export_seconds: float,
+    stats: SandboxStats,
+    executor: Executor,
+) -> Starlette:
+    """The sandbox application; `context_path` is "" or starts with "/" and has no trailing "/"."""
+    api = _ExportApi(ExportRegistry(data, export_seconds, executor), users, stats, context_path)
+    base = f"{context_path}{API_PATH}/export"
+    routes = [
+        Route(base, api.start, methods=["POST"]),
+        Route(base + "/{export_id}", api.status, methods=["GET"]),
+        Route(base + "/{export_id}/{filename}", api.download, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_RequestLog, stats=stats)],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+
+
+def api_error(status_code: int, error: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message, **extra}, status_code=status_code)
+
+
+def parse_export_request(body: Any) -> ExportRequest:
+    """Read a start-export body; raises BadBody naming every key that is missing or wrong."""
+    if not isinstance(body, dict):
+        raise BadBody(f"expected a JSON object, got {type(body).__name__}")
+
+    problems = []
+    for key in ("type", "projectKey"):
+        if not isinstance(body.get(key), str):
+            problems.append(f"{key}: expected a string, got {body.get(key)!r}")
+    template_id = body.get("templateFormId")
+    if isinstance(template_id, str) and template_id.isdecimal():
+        template_id = int(template_id)
+    if not isinstance(template_id, int) or isinstance(template_id, bool):
+        problems.append(f"templateFormId: expected an integer, got {template_id!r}")
+    fields = body.get("fields")
+    if fields is not None and not (
+        isinstance(fields, list) and all(isinstance(f, str) for f in fields)
+    ):
+        problems.append(f"fields: expected a list of field ids, got {fields!r}")
+    if body.get("jql") is not None and not isinstance(body["jql"], str):
+        problems.append(f"jql: expected a string, got {body['jql']!r}")
+    if problems:
+        raise BadBody("; ".join(problems))
+
+    assert isinstance(template_id, int)
+    return ExportRequest(
+        body["type"], body["projectKey"], template_id, tuple(fields or ()), body.get("jql")
+    )
+
+
+class _ExportApi:
+    def __init__(
+        self,
+        registry: ExportRegistry,
+        users: Sequence[SandboxUser],
+        stats: SandboxStats,
+        context_path: str,
+    ) -> None:
+        self.registry = registry
+        self.users = users
+        self.stats = stats
+        self.context_path = context_path
+
+    async def start(self, request: Request) -> Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+
+        try:
+            body = await request.json()
+        except ValueError as error:
+            return api_error(400, "json", "The request body is not valid JSON.", details=str(error))
+        try:
+            export = parse_export_request(body)
+        except BadBody as error:
+            message = "The request body is not an export request."
+            return api_error(400, "json", message, details=error.details)
+
+        if export.type not in EXPORT_TYPES:
+            known = " or ".join(EXPORT_TYPES)
+            return api_error(
+                400, "client", f"Unknown export type '{export.type}'; expected {known}."
+            )
+        if self.registry.data.project(export.project_key) is None:
+            return api_error(400, "client", f"Project '{export.project_key}' does not exist.")
+        template = self.registry.data.template(export.project_key, export.template_id)
+        if template is None:
+            key, number = export.project_key, export.template_id
+            message = f"Template form {number} does not exist in project {key}."
+            return api_error(400, "client", message)
+
+        job = self.registry.start(export, template)
+        self.stats.exports_started.append(job.id)
+        log.info("Started export %s.", job.id)
+        return JSONResponse(
+            {"type": export.type, "id": job.id, "complete": False, "failed": False, "progress": 0}
+        )
+
+    async def status(self, request: Request) -> Response:
+        export_id = request.path_params["export_id"]
+        self.stats.status_polls[export_id] = self.stats.status_polls.get(export_id, 0) + 1
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+
+        job = self.registry.find(export_id)
+        if job is None:
+            return _no_export(export_id)
+
+        state = self.registry.state(job)
+        body: dict[str, Any] = {
+            "type": job.request.type,
+            "id": job.id,
+            "complete": state.complete,
+            "failed": state.failure is not None,
+            "progress": state.progress,
+        }
+        if state.complete and state.failure is None:
+            body["downloadUrl"] = self._download_url(request, job)
+        if state.failure is not None:
+            body["message"] = state.failure
+        return JSONResponse(body)
+
+    async def download(self, request: Request) -> Response:
+        export_id = request.path_params["export_id"]
+        self.stats.downloads[export_id] = self.stats.downloads.get(export_id, 0) + 1
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+
+        job = self.registry.find(export_id)
+        if job is None:
+            return _no_export(export_id)
+        filename = request.path_params["filename"]
+        if filename != job.filename:
+            message = f"Export {export_id} has no file named '{filename}'."
+            return api_error(404, "notFound", message)
+        state = self.registry.state(job)
+        if state.failure is not None:
+            message = f"Export {export_id} failed and has no file: {state.failure}"
+            return api_error(400, "client", message)
+        if not state.complete:
+            message = f"Export {export_id} is not complete yet ({state.progress}%)."
+            return api_error(400, "client", message)
+
+        content = self.registry.take(job)
+        log.info("Export %s downloaded (%d bytes); its file is deleted.", job.id, len(content))
+        headers = {
+            "Content-Length": str(len(content)),
+            "Content-Disposition": f'attachment; filename="{job.filename}"',
+        }
+        return StreamingResponse(_chunks(content), media_type=job.media_type, headers=headers)
+
+    def _refusal(self, request: Request) -> Response | None:
+        user = authenticate(self.users, request.headers)
+        if user is None:
+            return Response(status_code=401, headers={"WWW-Authenticate": REALM})
+        if not user.may(EXPORT_ALL_DATA):
+            message = f"User '{user.name}' lacks the global permission '{EXPORT_ALL_DATA}'."
+            return api_error(403, "forbidden", message)
+        return None
+
+    def _download_url(self, request: Request, job: ExportJob) -> str:
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        path = f"{self.context_path}{API_PATH}/export/{quote(job.id)}/{quote(job.filename)}"
+        return origin + path
+
+
+def _no_export(export_id: str) -> JSONResponse:
+    message = f"Export {export_id} does not exist, or its file was already downloaded."
+    return api_error(404, "notFound", message)
+
+
+def _chunks(content: bytes) -> Iterator[bytes]:
+    for offset in range(0, len(content), CHUNK_SIZE):
+        yield content[offset : offset + CHUNK_SIZE]
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    status_code = error.status_code if isinstance(error, HTTPException) else 500
+    if status_code == 404:
+        return api_error(404, "notFound", f"Nothing at {request.method} {request.url.path}.")
+    detail = error.detail if isinstance(error, HTTPException) else str(error)
+    return api_error(status_code, "client", f"{request.method} {request.url.path}: {detail}.")
+
+
+async def _server_error(request: Request, error: Exception) -> Response:
+    log.error("Sandbox failed on %s %s", request.method, request.url.path, exc_info=error)
+    message = f"The sandbox failed on {request.method} {request.url.path}: {type(error).__name__}."
+    return api_error(500, "server", message)
+
+
+class _RequestLog:
+    """Records `(method, path, status)` of every request into the stats."""
+
+    def __init__(self, app: ASGIApp, stats: SandboxStats) -> None:
+        self.app = app
+        self.stats = stats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        status = 500
+
+        async def recording(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording)
+        finally:
+            self.stats.requests.append((scope["method"], scope["path"], status))
+            log.debug("%s %s answered %d.", scope["method"], scope["path"], status)
