@@ -144,7 +144,7 @@ def _check_name(what: str, name: str, project: str) -> None:
 def _to_arrow(name: str, frame: pd.DataFrame, project: str) -> pa.Table:
     """Convert a frame to Arrow: core tables with their canonical schema, wide tables tidied."""
     try:
-        table = to_arrow(name, frame) if name in SCHEMAS else _wide_to_arrow(frame)
+        table = to_arrow(name, frame) if name in SCHEMAS else wide_to_arrow(frame)
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise LakeError(
             f"project {project}: table {name} could not be converted to Parquet: "
@@ -163,10 +163,11 @@ def _to_arrow(name: str, frame: pd.DataFrame, project: str) -> pa.Table:
     return table
 
 
-def _wide_to_arrow(frame: pd.DataFrame) -> pa.Table:
-    """Key columns get their canonical types; strings become `string`, timestamps microseconds.
+def wide_to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """Convert a wide-table frame to Arrow, its key columns with their canonical types.
 
-    Untyped all-null columns become strings so that projects' partitions share one type.
+    Strings become `string` and timestamps microseconds; an all-null column of unknown type
+    becomes strings, so that the partitions of several projects share one type.
     """
     table = pa.Table.from_pandas(frame, preserve_index=False)
     fields = []
