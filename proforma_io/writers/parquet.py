@@ -84,8 +84,9 @@ def write_project(lake: str | Path, tables: ProjectTables) -> ParquetWrite:
     """Replace the project's partition of every core and wide table with `tables`' frames.
 
     Every table is converted and written to staging first, so a frame that fails leaves the lake
-    as it was. A wide table the project no longer has keeps its old partition: the lake holds
-    every table ever written, while the manifest lists only the current ones.
+    as it was. A reader sees a table's old partition or its new one, never a mix (for the instant
+    between two renames, none). A wide table the project no longer has keeps its old partition:
+    the lake holds every table ever written, while the manifest lists only the current ones.
     """
     root = Path(lake)
     project = tables.project_key
@@ -99,13 +100,18 @@ def write_project(lake: str | Path, tables: ProjectTables) -> ParquetWrite:
     # Limitation: a process killed mid-write leaves its folder under _staging/; it is never read
     # and can be deleted by hand.
     staging = root / STAGING_DIR / f"{project}-{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise LakeError(f"project {project}: cannot create {staging}: {exc}") from exc
     try:
         frames = {**{name: tables.core[name] for name in CORE_TABLES}, **tables.wide}
         staged = {
             name: _stage(staging, name, _to_arrow(name, frame, project), project)
             for name, frame in frames.items()
         }
+        # Limitation: tables are swapped one after another, so a crash between two swaps leaves
+        # some of the project's tables new and others old until the next write.
         files = [_swap_in(root, staging, name, project, rows) for name, rows in staged.items()]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -145,7 +151,7 @@ def _to_arrow(name: str, frame: pd.DataFrame, project: str) -> pa.Table:
     """Convert a frame to Arrow: core tables with their canonical schema, wide tables tidied."""
     try:
         table = to_arrow(name, frame) if name in SCHEMAS else wide_to_arrow(frame)
-    except (pa.ArrowException, ValueError, TypeError) as exc:
+    except (pa.ArrowException, KeyError, ValueError, TypeError) as exc:
         raise LakeError(
             f"project {project}: table {name} could not be converted to Parquet: "
             f"{truncate(str(exc))}; the lake is unchanged"
@@ -186,8 +192,8 @@ def wide_to_arrow(frame: pd.DataFrame) -> pa.Table:
 def _stage(staging: Path, name: str, table: pa.Table, project: str) -> int:
     """Write one table's partition file into the staging folder; return its row count."""
     folder = staging / name
-    folder.mkdir()
     try:
+        folder.mkdir()
         pq.write_table(table.drop_columns([PARTITION_COLUMN]), folder / PART_FILE)
     except (pa.ArrowException, OSError) as exc:
         raise LakeError(
@@ -222,7 +228,6 @@ def _swap_in(root: Path, staging: Path, name: str, project: str, rows: int) -> T
 def _write_manifest(root: Path, tables: ProjectTables, files: list[TableFile]) -> Path:
     """Record the project's current tables and exports, replacing the file atomically."""
     folder = root / MANIFESTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{tables.project_key}.json"
     body: dict[str, Any] = {
         "project_key": tables.project_key,
@@ -234,8 +239,15 @@ def _write_manifest(root: Path, tables: ProjectTables, files: list[TableFile]) -
     }
 
     partial = folder / f".{path.name}.{uuid.uuid4().hex}"
-    partial.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        folder.mkdir(exist_ok=True)
+        partial.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise LakeError(
+            f"project {tables.project_key}: cannot write manifest {path}: {exc}"
+        ) from exc
     return path
 
 
@@ -250,9 +262,8 @@ def _read_manifest(root: Path, project: str) -> dict[str, Any]:
         ) from exc
     except (OSError, ValueError) as exc:
         raise LakeError(f"project {project}: manifest {path} is unreadable: {exc}") from exc
-    if not isinstance(body.get("wide_tables"), list) or not isinstance(
-        body.get("export_ids"), list
-    ):
+    wide, exports = body.get("wide_tables"), body.get("export_ids")
+    if not isinstance(wide, list) or not isinstance(exports, list):
         raise LakeError(
             f"project {project}: manifest {path} expected lists wide_tables and export_ids"
         )

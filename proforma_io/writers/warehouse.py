@@ -249,7 +249,7 @@ def _prepare(tables: ProjectTables) -> dict[str, pa.Table]:
             raise WarehouseError(f"project {project}: wide table name {name} is a core table's")
         try:
             table = to_arrow(name, frame) if name in SCHEMAS else wide_to_arrow(frame)
-        except (pa.ArrowException, ValueError, TypeError) as exc:
+        except (pa.ArrowException, KeyError, ValueError, TypeError) as exc:
             raise WarehouseError(
                 f"project {project}: table {name} could not be converted for loading: "
                 f"{truncate(str(exc))}; nothing was loaded"
