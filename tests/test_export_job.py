@@ -1,0 +1,209 @@
+"""run_export against the sandbox over real HTTP: start, poll, download once, land."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from proforma_io.auth import BasicCredentials
+from proforma_io.client import ProformaClient
+from proforma_io.errors import ExportFailedError, ExportTimeoutError, NotFoundError
+from proforma_io.export_job import ExportSpec, PollPolicy, run_export
+from proforma_io.landing import Landing
+from proforma_io.models import ExportStatus
+from proforma_io.sandbox import Sandbox, SandboxData
+
+FAST = PollPolicy(initial_interval=0.05, max_interval=0.2, multiplier=1.5, deadline_seconds=20)
+HR = ExportSpec(project_key="HR", template_id=3, format="json")
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    data = SandboxData.generated(seed=42, issues_per_project=10)
+    server = Sandbox(data, context_path="/jira", export_seconds=0.3)
+    with server.running():
+        yield server
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[ProformaClient]:
+    admin = BasicCredentials("admin", "admin")
+    with ProformaClient(sandbox.base_url, credentials=admin, timeout=10) as api:
+        yield api
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Landing:
+    return Landing(tmp_path / "landing")
+
+
+def test_full_export_lands_with_matching_sha256_size_and_manifest(
+    client: ProformaClient, landing: Landing
+) -> None:
+    landed = run_export(client, HR, landing, policy=FAST)
+
+    content = landed.path.read_bytes()
+    assert landed.path.parent == landing.root / "HR" / "3" / landed.export_id
+    assert landed.export_id.startswith("responses-json-HR-3")
+    assert landed.size_bytes == len(content) > 0
+    assert landed.sha256 == hashlib.sha256(content).hexdigest()
+    assert json.loads(content)
+    manifest = json.loads((landed.path.parent / "manifest.json").read_text())
+    assert manifest["sha256"] == landed.sha256
+    assert manifest["size_bytes"] == landed.size_bytes
+    assert manifest["export_type"] == "responses-json"
+    assert manifest["polls"] == landed.polls >= 1
+    assert manifest["wait_seconds"] >= 0.3
+    assert landing.latest("HR", 3) == landed
+
+
+def test_download_is_never_repeated(
+    client: ProformaClient, sandbox: Sandbox, landing: Landing
+) -> None:
+    landed = run_export(client, HR, landing, policy=FAST)
+
+    assert sandbox.stats.downloads[landed.export_id] == 1
+    download_url = f"/jira/rest/proforma/1/export/{landed.export_id}/{landed.file_name}"
+    again = ExportStatus(
+        type=landed.export_type,
+        id=landed.export_id,
+        complete=True,
+        progress=100,
+        download_url=download_url,
+    )
+    with pytest.raises(NotFoundError):
+        client.download_export(again, io.BytesIO())
+    assert landing.latest("HR", 3).sha256 == landed.sha256
+
+
+def test_xlsx_export_lands_as_a_workbook(client: ProformaClient, landing: Landing) -> None:
+    spec = ExportSpec(project_key="OPS", template_id=8, format="xlsx")
+
+    landed = run_export(client, spec, landing, policy=FAST)
+
+    assert landed.export_type == "responses-xlsx"
+    assert landed.file_name.endswith(".xlsx")
+    assert landed.path.read_bytes()[:2] == b"PK"
+    assert landing.all("OPS") == [landed]
+
+
+def test_requested_fields_and_jql_are_recorded_in_the_manifest(
+    client: ProformaClient, landing: Landing
+) -> None:
+    spec = ExportSpec(
+        project_key="ITSD",
+        template_id=11,
+        format="json",
+        fields=("summary", "priority"),
+        jql="status = Done",
+    )
+
+    landed = run_export(client, spec, landing, policy=FAST)
+
+    manifest = json.loads((landed.path.parent / "manifest.json").read_text())
+    assert manifest["fields"] == ["summary", "priority"]
+    assert manifest["jql"] == "status = Done"
+    assert manifest["project_key"] == "ITSD"
+    assert manifest["template_id"] == 11
+
+
+def test_failed_export_raises_with_the_server_message(
+    client: ProformaClient, sandbox: Sandbox, landing: Landing
+) -> None:
+    spec = ExportSpec(project_key="HR", template_id=3, format="json", jql="this is not jql (((")
+
+    with pytest.raises(ExportFailedError) as caught:
+        run_export(client, spec, landing, policy=FAST)
+
+    error = caught.value
+    assert error.server_message and error.server_message.startswith("Error in the JQL")
+    assert str(error).startswith("export responses-json-HR-3")
+    assert f"of HR template 3 failed on the server: {error.server_message}" in str(error)
+    assert not (landing.root / "HR").exists()
+
+
+def test_deadline_shorter_than_the_export_raises_timeout_without_downloading(
+    client: ProformaClient, sandbox: Sandbox, landing: Landing
+) -> None:
+    policy = PollPolicy(initial_interval=0.02, max_interval=0.02, deadline_seconds=0.1)
+    with pytest.raises(ExportTimeoutError) as caught:
+        run_export(client, HR, landing, policy=policy)
+
+    message = str(caught.value)
+    export_id = message.split()[1]
+    assert message.startswith(f"export {export_id} of HR template 3 did not complete within 0.1 s")
+    assert export_id.startswith("responses-json-HR-3")
+    assert export_id not in sandbox.stats.downloads
+    assert not (landing.root / "HR").exists()
+
+
+def test_poll_intervals_grow_by_the_multiplier_up_to_the_cap(
+    client: ProformaClient, sandbox: Sandbox, landing: Landing
+) -> None:
+    policy = PollPolicy(initial_interval=0.01, max_interval=0.08, multiplier=2, deadline_seconds=20)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    landed = run_export(client, HR, landing, policy=policy, sleep=sleep)
+
+    expected = [0.01, 0.02, 0.04, 0.08] + [0.08] * (len(waits) - 4)
+    assert len(waits) >= 5
+    assert waits == pytest.approx(expected)
+    assert landed.polls == len(waits)
+    assert sandbox.stats.status_polls[landed.export_id] == len(waits)
+
+
+def test_progress_is_reported_until_complete_and_logged_with_the_export_id(
+    client: ProformaClient, landing: Landing, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="proforma_io.export_job")
+    seen: list[ExportStatus] = []
+
+    landed = run_export(client, HR, landing, policy=FAST, on_progress=seen.append)
+
+    progress = [status.progress for status in seen]
+    assert progress == sorted(progress)
+    assert seen[-1].complete and progress[-1] == 100
+    assert len(seen) == landed.polls + 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "proforma_io.export_job"]
+    assert lines[0] == f"Started export {landed.export_id} of HR template 3 (responses-json)"
+    assert lines[1].startswith(f"Export {landed.export_id} of HR template 3 is ")
+    assert "% done after " in lines[1]
+    assert lines[-1].startswith(f"Landed export {landed.export_id} of HR template 3: ")
+
+
+def test_timeout_with_an_injected_clock_never_sleeps_past_the_deadline(
+    client: ProformaClient, landing: Landing
+) -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    policy = PollPolicy(initial_interval=4, max_interval=8, multiplier=2, deadline_seconds=10)
+
+    with pytest.raises(ExportTimeoutError, match="within 10 s"):
+        run_export(client, HR, landing, policy=policy, sleep=sleep, clock=lambda: now[0])
+
+    assert waits == [4, 6]
+
+
+def test_poll_policy_rejects_intervals_that_cannot_grow_or_end() -> None:
+    with pytest.raises(ValueError, match="initial"):
+        PollPolicy(initial_interval=0)
+    with pytest.raises(ValueError, match="multiplier"):
+        PollPolicy(multiplier=0.5)
+    with pytest.raises(ValueError, match="deadline"):
+        PollPolicy(deadline_seconds=0)
