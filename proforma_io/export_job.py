@@ -148,7 +148,7 @@ def _wait_until_complete(
         on_progress(status)
 
     intervals = policy.intervals()
-    while not status.complete:
+    while not (status.complete or status.failed):
         elapsed = clock() - started
         remaining = policy.deadline_seconds - elapsed
         if remaining <= 0:

@@ -108,7 +108,14 @@ class Landing:
                 f"no export of {project_key} template {template_id} has landed: "
                 f"{latest_path} does not exist"
             )
-        return self.read_manifest(latest_path)
+
+        landed = self.read_manifest(latest_path)
+        if (landed.project_key, landed.template_id) != (project_key, template_id):
+            raise LandingError(
+                f"{latest_path} records {landed.project_key} template {landed.template_id}, "
+                f"expected {project_key} template {template_id}"
+            )
+        return landed
 
     def all(self, project_key: str) -> list[LandedExport]:
         """The latest landed export of each template of a project, by template id."""
@@ -125,8 +132,8 @@ class Landing:
     def read_manifest(self, manifest_path: Path) -> LandedExport:
         """Read a manifest (or latest.json) and check that its file is whole.
 
-        The file's path is taken from where the manifest sits under this root, so a landing
-        directory can be moved or mounted elsewhere.
+        The file's path is rebuilt under this root from the recorded project, template, export
+        id and file name, so a landing directory can be moved or mounted elsewhere.
         """
         try:
             landed = LandedExport.model_validate_json(manifest_path.read_bytes())

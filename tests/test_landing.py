@@ -207,6 +207,16 @@ def test_latest_refuses_an_unreadable_manifest(tmp_path: Path) -> None:
         landing.latest("HR", 3)
 
 
+def test_latest_refuses_a_manifest_of_another_template(tmp_path: Path) -> None:
+    landing = Landing(tmp_path)
+    landing.receive(completed(template_id=11), "a.json", writer(CONTENT))
+    (tmp_path / "HR" / "3").mkdir()
+    (tmp_path / "HR" / "11" / "latest.json").rename(tmp_path / "HR" / "3" / "latest.json")
+
+    with pytest.raises(LandingError, match="records HR template 11, expected HR template 3"):
+        landing.latest("HR", 3)
+
+
 def test_moved_landing_directory_still_finds_its_files(tmp_path: Path) -> None:
     Landing(tmp_path / "before").receive(completed(), "a.json", writer(CONTENT))
     (tmp_path / "before").rename(tmp_path / "after")
