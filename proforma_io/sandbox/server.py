@@ -57,8 +57,8 @@ class Sandbox:
     @property
     def base_url(self) -> str:
         """The Jira base URL clients use, context path included, without a trailing slash."""
-        if self._server is None:
-            raise RuntimeError("the sandbox is not running; call start() first")
+        if self.port == 0:
+            raise RuntimeError("the sandbox picks its port when it starts; call start() first")
         return f"http://{_url_host(self.host)}:{self.port}{self.context_path}"
 
     def start(self) -> None:
