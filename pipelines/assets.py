@@ -1,7 +1,5 @@
 """The three project-partitioned assets: landed export files, the lake, the warehouse."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 
 import dagster as dg

@@ -1,10 +1,7 @@
 """The Dagster code location: assets partitioned by project, the daily job and its schedule.
-
 The configuration file (`PROFORMA_CONFIG`, default `proforma.yaml`) decides the partitions: adding
 a project is one entry there.
 """
-
-from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime

@@ -1,7 +1,5 @@
 """Dagster resources: the ProForma API, the local storage folders and the warehouse."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,7 +88,10 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     jira, auth, sandbox = settings.jira, settings.jira.auth, settings.sandbox
     secrets: dict[str, object] = {}
     if not jira.is_sandbox and auth.method == "basic":
-        secrets = {"username": dg.EnvVar(auth.username_env), "password": dg.EnvVar(auth.password_env)}
+        secrets = {
+            "username": dg.EnvVar(auth.username_env),
+            "password": dg.EnvVar(auth.password_env),
+        }
     elif not jira.is_sandbox and auth.method == "token":
         secrets = {"token": dg.EnvVar(auth.token_env)}
 
@@ -103,7 +104,9 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         sandbox_seed=sandbox.seed,
         sandbox_issues_per_project=sandbox.issues_per_project,
         sandbox_export_seconds=sandbox.export_seconds,
-        sandbox_replay_dir=str(settings.resolve(sandbox.replay_dir)) if sandbox.replay_dir else None,
+        sandbox_replay_dir=str(settings.resolve(sandbox.replay_dir))
+        if sandbox.replay_dir
+        else None,
         **secrets,  # type: ignore[arg-type]
     )
     return {

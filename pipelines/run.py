@@ -1,15 +1,13 @@
 """Run the daily load job for every configured project, in this process, and say what it did.
-
 `python -m pipelines` (what `make demo` runs). Runs are recorded in the Dagster instance of
 `DAGSTER_HOME` when it is set, so `dagster dev` shows them afterwards; otherwise in a temporary one.
 """
-
-from __future__ import annotations
 
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 import dagster as dg
 import typer
@@ -26,10 +24,14 @@ console = Console()
 
 
 def main(
-    config: Path | None = typer.Option(None, help="Configuration file (default: PROFORMA_CONFIG "
-                                       "or ./proforma.yaml)."),
-    project: list[str] | None = typer.Option(None, "--project", "-p",
-                                             help="Load only this project; repeatable."),
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Configuration file (default: PROFORMA_CONFIG or ./proforma.yaml)."),
+    ] = None,
+    project: Annotated[
+        list[str] | None,
+        typer.Option("--project", "-p", help="Load only this project; repeatable."),
+    ] = None,
 ) -> None:
     """Export, normalise and load every configured project, then print a summary."""
     try:

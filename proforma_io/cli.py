@@ -44,8 +44,9 @@ out = Console()
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Configuration file (default: PROFORMA_CONFIG or "
-                 "./proforma.yaml)."),
+    typer.Option(
+        "--config", "-c", help="Configuration file (default: PROFORMA_CONFIG or ./proforma.yaml)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 T = TypeVar("T")
@@ -72,7 +73,9 @@ def _settings(config: Path | None) -> Settings:
 
 @contextmanager
 def _client(settings: Settings) -> Iterator[Any]:
-    target = ApiTarget(settings.jira, settings.sandbox, _guarded(lambda: credentials_for(settings.jira)))
+    target = ApiTarget(
+        settings.jira, settings.sandbox, _guarded(lambda: credentials_for(settings.jira))
+    )
     with open_client(target) as client:
         yield client
 
@@ -100,8 +103,10 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
 def export_run(
     project: Annotated[str, typer.Argument(help="Jira project key, e.g. HR.")],
     template: Annotated[int, typer.Argument(help="Template form id in that project, e.g. 3.")],
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="json or xlsx "
-                                            "(default: as configured, else json).")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="json or xlsx (default: as configured, else json)."),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -190,7 +195,8 @@ def config_check(config: ConfigOption = None, as_json: JsonOption = False) -> No
             "jira": settings.jira.base_url,
             "projects": settings.projects,
             "exports": [
-                f"{e.project}/{e.template} as {e.format} -> {e.table_name}" for e in settings.exports
+                f"{e.project}/{e.template} as {e.format} -> {e.table_name}"
+                for e in settings.exports
             ],
             "landing": str(settings.landing_dir),
             "lake": str(settings.lake_dir),
@@ -208,8 +214,10 @@ def sandbox(
     context_path: Annotated[str, typer.Option(help="Jira context path, e.g. /jira.")] = "/jira",
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 42,
     issues: Annotated[int, typer.Option(help="Generated issues per project.")] = 40,
-    replay: Annotated[Path | None, typer.Option(help="Folder of *.responses.json/.xlsx export "
-                                                "files to serve as well.")] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(help="Folder of *.responses.json/.xlsx export files to serve as well."),
+    ] = None,
     export_seconds: Annotated[float, typer.Option(help="How long an export takes.")] = 2.0,
 ) -> None:
     """Serve a ProForma-compatible API with generated (and replayed) data until Ctrl-C.
@@ -242,8 +250,12 @@ def _progress(quiet: bool) -> Iterator[Callable[[ExportStatus], None]]:
         yield lambda status: None
         return
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), console=err, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         task = bar.add_task("export", total=100)
 

@@ -66,14 +66,17 @@ def open_client(target: ApiTarget) -> Iterator[ProformaClient]:
             yield client
         return
 
-    from proforma_io.sandbox import Sandbox, SandboxData
+    from proforma_io.sandbox import Sandbox
 
     sandbox = Sandbox(sandbox_data(target.sandbox), export_seconds=target.sandbox.export_seconds)
-    with sandbox.running(), ProformaClient(
-        sandbox.base_url,
-        credentials=target.credentials or SANDBOX_USER,
-        timeout=jira.timeout_seconds,
-    ) as client:
+    with (
+        sandbox.running(),
+        ProformaClient(
+            sandbox.base_url,
+            credentials=target.credentials or SANDBOX_USER,
+            timeout=jira.timeout_seconds,
+        ) as client,
+    ):
         log.info("Started the embedded ProForma sandbox at %s.", sandbox.base_url)
         yield client
 
