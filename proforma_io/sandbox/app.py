@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from proforma_io.errors import truncate
 from proforma_io.sandbox.auth import EXPORT_ALL_DATA, SandboxUser, authenticate
 from proforma_io.sandbox.exports import EXPORT_TYPES, ExportJob, ExportRegistry, ExportRequest
 from proforma_io.sandbox.store import SandboxData
@@ -88,19 +89,19 @@ def parse_export_request(body: Any) -> ExportRequest:
     problems = []
     for key in ("type", "projectKey"):
         if not isinstance(body.get(key), str):
-            problems.append(f"{key}: expected a string, got {body.get(key)!r}")
+            problems.append(f"{key}: expected a string, got {_shown(body.get(key))}")
     template_id = body.get("templateFormId")
     if isinstance(template_id, str) and template_id.isdecimal():
         template_id = int(template_id)
     if not isinstance(template_id, int) or isinstance(template_id, bool):
-        problems.append(f"templateFormId: expected an integer, got {template_id!r}")
+        problems.append(f"templateFormId: expected an integer, got {_shown(template_id)}")
     fields = body.get("fields")
     if fields is not None and not (
         isinstance(fields, list) and all(isinstance(f, str) for f in fields)
     ):
-        problems.append(f"fields: expected a list of field ids, got {fields!r}")
+        problems.append(f"fields: expected a list of field ids, got {_shown(fields)}")
     if body.get("jql") is not None and not isinstance(body["jql"], str):
-        problems.append(f"jql: expected a string, got {body['jql']!r}")
+        problems.append(f"jql: expected a string, got {_shown(body['jql'])}")
     if problems:
         raise BadBody("; ".join(problems))
 
@@ -108,6 +109,10 @@ def parse_export_request(body: Any) -> ExportRequest:
     return ExportRequest(
         body["type"], body["projectKey"], template_id, tuple(fields or ()), body.get("jql")
     )
+
+
+def _shown(value: Any) -> str:
+    return truncate(repr(value), 80)
 
 
 class _ExportApi:
@@ -247,7 +252,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _server_error(request: Request, error: Exception) -> Response:
-    log.error("Sandbox failed on %s %s", request.method, request.url.path, exc_info=error)
+    # Starlette re-raises the error after this answer, so the server logs its traceback.
     message = f"The sandbox failed on {request.method} {request.url.path}: {type(error).__name__}."
     return api_error(500, "server", message)
 

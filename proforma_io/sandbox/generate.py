@@ -18,6 +18,8 @@ from proforma_io.sandbox.store import FormStatus, Issue, Project, SandboxData, T
 FIRST_ISSUE_NUMBER = 101
 FIRST_ISSUE_ID = 10101
 OLDER_DESIGN_SHARE = 0.25
+LEGACY_SHARE = 0.35
+OLDER_CHANGE_REQUESTS = 2
 SECOND_FORM_SHARE = 0.1
 TIMELINE = timedelta(days=300)
 V2_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -31,6 +33,9 @@ PROJECTS = [
 PRIORITIES = ["Highest", "High", "Medium", "Medium", "Low"]
 STORY_POINTS: list[float | int | None] = [None, None, 1, 2, 2.5, 3, 5, 8]
 FIRST_HR_STATUSES: list[FormStatus] = ["s", "l", "o"]
+STATUSES: list[FormStatus] = ["o", "s", "l"]
+LEGACY_STATUSES: list[FormStatus] = ["o", "s", "s"]
+SECOND_FORM_STATUSES: list[FormStatus] = ["o", "s"]
 JIRA_STATUS = {
     "HR": {"o": "To Do", "s": "Done", "l": "Done"},
     "ITSD": {"o": "Waiting for support", "s": "Resolved", "l": "Closed"},
@@ -150,10 +155,10 @@ class _Generator:
             issue.add_form(designs.INCIDENT_INTAKE, form)
 
     def ops(self, data: SandboxData) -> None:
-        legacy_share = max(1, round(self.count * 0.35)) if self.count else 0
+        legacy_share = max(1, round(self.count * LEGACY_SHARE)) if self.count else 0
         for index in range(self.count):
             legacy = index < legacy_share
-            status = self._status() if not legacy else self.rng.choice(["o", "s", "s"])
+            status = self.rng.choice(LEGACY_STATUSES) if legacy else self._status()
             title = self.rng.choice(CHANGES)
             summary = f"Access to {self.rng.choice(SYSTEMS).lower()}" if legacy else title
             issue = self._issue(data, "OPS", index, status, summary)
@@ -161,13 +166,14 @@ class _Generator:
                 issue.add_form(designs.ACCESS_REQUEST, self._legacy_form(status, index))
                 if self.rng.random() < 0.85:
                     continue
-            self._change_request(issue, title, index, later=index >= legacy_share + 2)
+            later = index >= legacy_share + OLDER_CHANGE_REQUESTS
+            self._change_request(issue, title, index, later)
             if self.rng.random() < SECOND_FORM_SHARE:
                 issue.skip_form_id()
                 self._change_request(issue, title, index, later=True)
 
     def _status(self) -> FormStatus:
-        return self.rng.choices(["o", "s", "l"], weights=[25, 50, 25])[0]  # type: ignore[return-value]
+        return self.rng.choices(STATUSES, weights=[25, 50, 25])[0]
 
     def _moment(self, start: datetime, index: int) -> datetime:
         step = TIMELINE / max(self.count, 1)
@@ -241,7 +247,7 @@ class _Generator:
     ) -> None:
         if self.rng.random() < 0.5:
             issue.skip_form_id()
-        status: FormStatus = self.rng.choice(["o", "s"])  # type: ignore[assignment]
+        status = self.rng.choice(SECOND_FORM_STATUSES)
         updated = _iso(moment + timedelta(days=self.rng.randint(1, 9)))
         answers = self._hr_answers(person, status, moment.date(), later)
         issue.add_form(designs.HR_ONBOARDING, _v2_form(design, "i", status, answers, updated))
