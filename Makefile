@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | { grep -v "is neither a file" || true; }
 	@touch $(STAMP)
 
-## demo: run the daily load for every configured project (embedded sandbox, SQLite, Parquet)
-demo: $(STAMP)
+# The local Dagster instance the demo and the UI share.
+$(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
+	@printf 'telemetry:\n  enabled: false\n' > $@
+
+## demo: run the daily load for every configured project (embedded sandbox, SQLite, Parquet)
+demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m pipelines
 
 ## test: the whole test suite (PostgreSQL tests skip, saying why, when no server is reachable)
@@ -26,8 +30,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 ## dev: the Dagster UI on http://127.0.0.1:3000 with this code location
-dev: $(STAMP)
-	@mkdir -p $(DAGSTER_HOME)
+dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 ## sandbox: a standalone ProForma sandbox on http://127.0.0.1:8080/jira

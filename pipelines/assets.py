@@ -123,7 +123,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
         project = context.partition_key
-        loaded = load_warehouse(warehouse.url, storage.lake, project, run_id=context.run_id)
+        loaded = load_warehouse(warehouse.url, storage.lake, project, run_id=context.run.run_id)
         context.log.info(
             f"Loaded project {project} into {warehouse.display_url}: "
             + ", ".join(f"{rows} rows of {name}" for name, rows in loaded.rows.items())

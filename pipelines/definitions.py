@@ -22,7 +22,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     job = dg.define_asset_job(
         DAILY_JOB,
         selection=dg.AssetSelection.assets(*assets),
-        partitions_def=partitions,
         description="Export, normalise and load one project's ProForma responses.",
     )
 

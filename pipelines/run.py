@@ -20,7 +20,10 @@ from proforma_io.errors import ProformaError
 from proforma_io.landing import Landing
 from proforma_io.writers.warehouse import Warehouse
 
-console = Console()
+# Dagster's console logger at INFO shows the steps' own sentences, not every engine event.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def main(
@@ -67,6 +70,7 @@ def run_projects(settings: Settings, projects: list[str]) -> list[str]:
                     instance=active,
                     partition_key=project,
                     tags=project_tags(settings, project),
+                    run_config=QUIET_LOGS,
                     raise_on_error=False,
                 )
             took = time.monotonic() - started
@@ -85,28 +89,31 @@ def print_summary(settings: Settings, projects: list[str], failed: list[str]) ->
     """A table of what landed and what was loaded, and where the files are."""
     landing = Landing(settings.landing_dir)
     warehouse = Warehouse(settings.warehouse_url)
-    table = Table(title="Loaded")
-    for column in ("project", "template", "format", "export id", "bytes", "rows per table"):
-        table.add_column(column)
+    table = Table(title="What the daily load did", title_justify="left")
+    for column in ("project", "template", "format", "export id", "bytes"):
+        table.add_column(column, no_wrap=True)
+    for column in ("responses", "answers", "jira_fields", "wide table"):
+        table.add_column(column, justify="right", no_wrap=True)
 
     for project in projects:
         if project in failed:
-            table.add_row(project, "", "", "[red]failed[/red]", "", "")
+            table.add_row(project, "", "", "[red]failed: see the run's log above[/red]")
             continue
-        counts = warehouse.project_counts(project)
+        per_template = warehouse.template_counts(project)
+        wide_rows = warehouse.project_counts(project)
         for export in settings.exports_for(project):
             landed = landing.latest(project, export.template)
-            rows = {
-                name: counts.get(name, 0)
-                for name in ("responses", "answers", "jira_fields", export.table_name)
-            }
+            rows = per_template.get(export.template, {})
             table.add_row(
                 project,
                 str(export.template),
                 export.format,
                 landed.export_id,
                 f"{landed.size_bytes:,}",
-                ", ".join(f"{name} {n:,}" for name, n in rows.items()),
+                f"{rows.get('responses', 0):,}",
+                f"{rows.get('answers', 0):,}",
+                f"{rows.get('jira_fields', 0):,}",
+                f"{export.table_name} {wide_rows.get(export.table_name, 0):,}",
             )
 
     console.print(table)

@@ -154,6 +154,16 @@ class Warehouse:
             names = [*CORE_TABLES, *_registered_wide_tables(conn, project_key)]
             return {name: _count(conn, name, project_key) for name in names}
 
+    def template_counts(self, project_key: str) -> dict[int, dict[str, int]]:
+        """Rows of the project in each core table, per template."""
+        counts: dict[int, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            _require_schema(conn, self.display_url)
+            for name in CORE_TABLES:
+                for template, rows in _count_by_template(conn, name, project_key):
+                    counts.setdefault(int(template), {})[name] = int(rows)
+        return counts
+
     def _replace(
         self, conn: Connection, project: str, frames: dict[str, pa.Table]
     ) -> dict[str, int]:
@@ -420,3 +430,13 @@ def _count(conn: Connection, name: str, project: str) -> int:
     table = sa.table(name, sa.column("project_key"))
     query = sa.select(sa.func.count()).select_from(table).where(table.c.project_key == project)
     return int(conn.execute(query).scalar_one())
+
+
+def _count_by_template(conn: Connection, name: str, project: str) -> list[tuple[int, int]]:
+    table = sa.table(name, sa.column("project_key"), sa.column("template_id"))
+    query = (
+        sa.select(table.c.template_id, sa.func.count())
+        .where(table.c.project_key == project)
+        .group_by(table.c.template_id)
+    )
+    return [(row[0], row[1]) for row in conn.execute(query)]
