@@ -31,7 +31,7 @@ DISPLAY_TYPES = frozenset({"h1", "h2", "h3", "in"})
 OTHER_CHOICE_ID = "0"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Choice:
     """One choice of a choice question; `other` marks the free-text "Other" choice."""
 
@@ -40,7 +40,7 @@ class Choice:
     other: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Question:
     """One question of a form design."""
 
@@ -66,7 +66,7 @@ class Question:
         return next((c for c in self.choices if c.other), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class User:
     """A Jira user picked in a user question; newer exports carry only the id, XLSX only names."""
 
@@ -74,7 +74,7 @@ class User:
     name: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     """The answer to one question; fields the answer does not have are None.
 
@@ -93,7 +93,7 @@ class Answer:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FormResponse:
     """One form on one issue, as read from an export file."""
 

@@ -1,55 +1,26 @@
 """Reader of `responses-json` export files.
 
-ProForma does not publish the layout of this file, so forms are found by their shape rather
-than by one envelope: a version 2 form has `design` and `state`, a legacy version 1 form has a
-`questions` list whose items carry `t` and `q`. The form may be the entry itself, sit under
-`form` or under any other key of an entry; entries may be a bare list or a list in an envelope.
+ProForma does not publish the layout of this file, so entries are found by their shape rather
+than by one envelope: the document may be a bare list of entries, or an object whose first list
+of entries holds the responses while its other keys describe the export. The document is read
+as a stream, one entry at a time, so the design copy each form carries is not all kept at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
-import re
-from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from proforma_io.errors import ExportFileError, truncate
-from proforma_io.forms import (
-    DISPLAY_TYPES,
-    Answer,
-    Choice,
-    FormResponse,
-    FormStatus,
-    Question,
-    User,
-    Visibility,
-)
+from proforma_io.errors import ExportFileError
+from proforma_io.forms import FormResponse
+from proforma_io.readers.json_forms import EntryReader, form_model, is_entry, nested_forms
+from proforma_io.readers.json_stream import JsonStream, JsonStreamError
 
 _ENVELOPE_KEYS = {"projectKey", "templateFormId", "exportType", "exported"}
-_ENTRY_KEYS = {"issueKey", "issue_key", "issueId", "issue_id", "fields", "issue"}
-_V2_FORM_KEYS = {"id", "updated", "design", "state"}
-_V2_DESIGN_KEYS = {"settings", "layout", "conditions", "sections", "questions"}
-_V2_SETTINGS_KEYS = {"templateId", "name", "submit", "language"}
-_V2_STATE_KEYS = {"visibility", "status", "answers"}
-_V1_FORM_KEYS = {
-    "schemaVersion",
-    "id",
-    "projectFormId",
-    "internal",
-    "submitted",
-    "name",
-    "updated",
-    "questions",
-    "formHash",
-}
-_ANSWER_KEYS = ("text", "date", "time", "choices", "users", "adf")
-
-_STATUS = {"o": "open", "s": "submitted", "l": "locked"}
-_VISIBILITY = {"i": "internal", "e": "external"}
-_FRACTION = re.compile(r"(\.\d+)")
 
 
 @dataclass(frozen=True)
@@ -67,20 +38,24 @@ class JsonExport:
 
 def read_json_export(path: Path) -> JsonExport:
     """Read every form response of a `responses-json` file."""
-    document = _load(path)
-    reader = _FormReader(path)
+    reader = EntryReader(path)
+    try:
+        with path.open("rb") as raw:
+            stream = JsonStream(_text(raw))
+            envelope, responses = _read_document(path, stream, reader)
+            stream.finish()
+    except JsonStreamError as exc:
+        raise ExportFileError(path, f"malformed JSON: {exc.problem}", where=exc.where) from exc
+    except UnicodeDecodeError as exc:
+        raise ExportFileError(path, f"expected UTF-8 JSON text: {exc.reason}") from exc
+    except OSError as exc:
+        raise ExportFileError(path, f"cannot read the file: {exc.strerror or exc}") from exc
 
-    envelope, entries, entries_at = _find_entries(path, document)
-    responses = [
-        response
-        for index, entry in enumerate(entries)
-        for response in reader.entry(entry, f"{entries_at}[{index}]")
-    ]
-
+    template_id = envelope.get("templateFormId")
     return JsonExport(
         path=path,
         project_key=_optional_str(envelope.get("projectKey")),
-        template_id=_optional_int(envelope.get("templateFormId")),
+        template_id=template_id if isinstance(template_id, int) else None,
         export_type=_optional_str(envelope.get("exportType")),
         exported=reader.timestamp(envelope.get("exported"), "$.exported"),
         responses=responses,
@@ -88,407 +63,88 @@ def read_json_export(path: Path) -> JsonExport:
     )
 
 
-def parse_timestamp(value: Any) -> dt.datetime | None:
-    """A UTC datetime from ISO-8601 text of any fraction length; empty or None is None.
-
-    Text without a zone is taken as UTC. Raises ValueError for anything else.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        text = _FRACTION.sub(lambda m: (m.group(1) + "000000")[:7], text, count=1)
-        parsed = dt.datetime.fromisoformat(text)
-    else:
-        raise ValueError(f"expected ISO-8601 text, found {type(value).__name__}")
-
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+def _text(raw: io.BufferedReader) -> TextIO:
+    """The file as text in the encoding JSON allows (UTF-8, -16 or -32, found from its start)."""
+    encoding = json.detect_encoding(raw.peek(4)[:4])
+    return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
 
 
-def form_model(value: Any) -> str | None:
-    """ "v2" or "v1" when `value` has the shape of a stored form, else None."""
-    if not isinstance(value, dict):
-        return None
-    if isinstance(value.get("design"), dict) and isinstance(value.get("state"), dict):
-        return "v2"
-    questions = value.get("questions")
-    if not isinstance(questions, list) or not all(isinstance(q, dict) for q in questions):
-        return None
-    if any("t" in q or "q" in q for q in questions) or "schemaVersion" in value:
-        return "v1"
-    return None
-
-
-def _load(path: Path) -> Any:
-    """The parsed JSON document of `path`."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ExportFileError(path, f"cannot read the file: {exc.strerror or exc}") from exc
-
-    try:
-        return json.loads(data)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        raise ExportFileError(path, f"malformed JSON: {exc.msg}", where=where) from exc
-    except UnicodeDecodeError as exc:
-        raise ExportFileError(path, f"not UTF-8 text: {exc.reason}") from exc
-
-
-def _find_entries(path: Path, document: Any) -> tuple[dict[str, Any], list[Any], str]:
-    """The envelope (empty for a bare list), the list of entries, and the entries' JSON path."""
-    if isinstance(document, list):
-        return {}, document, "$"
-    if not isinstance(document, dict):
+def _read_document(
+    path: Path, stream: JsonStream, reader: EntryReader
+) -> tuple[dict[str, Any], list[FormResponse]]:
+    """The envelope (empty for a bare list) and the form responses of the document."""
+    start = stream.peek()
+    if start == "[":
+        return {}, _read_entries(stream, reader, "$", first=None)
+    if start != "{":
+        found = "nothing" if not start else _kind(stream.value())
         expected = "an object or a list of form responses"
-        raise ExportFileError(path, f"expected {expected}, found {_kind(document)}", where="$")
-    if form_model(document) or _nested_forms(document):
-        return {}, [document], "$"
+        raise ExportFileError(path, f"expected {expected}, found {found}", where="$")
 
-    lists = {k: v for k, v in document.items() if isinstance(v, list)}
-    for key, items in lists.items():
-        if any(isinstance(item, dict) and _holds_form(item) for item in items):
-            return _without(document, key), items, f"$.{key}"
-    for key in ("responses", *lists):
-        if key in lists and not lists[key]:
-            return _without(document, key), [], f"$.{key}"
+    envelope: dict[str, Any] = {}
+    responses: list[FormResponse] | None = None
+    for key in stream.members():
+        if responses is not None or stream.peek() != "[":
+            envelope[key] = stream.value()
+            continue
+        elements = stream.elements()
+        if next(elements, None) is None:
+            envelope[key] = []
+            continue
+        first = stream.value()
+        if is_entry(first):
+            responses = _read_entries(stream, reader, f"$.{key}", first=(first, elements))
+        else:
+            envelope[key] = [first, *(stream.value() for _ in elements)]
+
+    if responses is not None:
+        return envelope, responses
+    return _without_entries_list(path, envelope, reader)
+
+
+def _read_entries(
+    stream: JsonStream,
+    reader: EntryReader,
+    where: str,
+    first: tuple[Any, Any] | None,
+) -> list[FormResponse]:
+    """Every entry of the list being read; `first` is an entry already taken from it."""
+    responses: list[FormResponse] = []
+    if first is None:
+        elements = stream.elements()
+    else:
+        entry, elements = first
+        responses.extend(reader.entry(entry, f"{where}[0]"))
+    for index in elements:
+        responses.extend(reader.entry(stream.value(), f"{where}[{index}]"))
+    return responses
+
+
+def _without_entries_list(
+    path: Path, document: dict[str, Any], reader: EntryReader
+) -> tuple[dict[str, Any], list[FormResponse]]:
+    """A document with no list of entries: one entry itself, or an export with no responses."""
+    if form_model(document) or nested_forms(document):
+        return {}, list(reader.entry(document, "$"))
+
+    empty = next((k for k, v in document.items() if v == [] and k == "responses"), None)
+    empty = empty or next((k for k, v in document.items() if v == []), None)
+    if empty is not None:
+        return {k: v for k, v in document.items() if k != empty}, []
 
     keys = ", ".join(sorted(map(str, document))[:20]) or "none"
     raise ExportFileError(
         path,
-        "expected form responses (forms with design/state, or questions with t/q), "
+        "expected form responses (forms with design and state, or questions with t and q), "
         f"found no form; top-level keys: {keys}",
         where="$",
     )
-
-
-def _holds_form(entry: dict[str, Any]) -> bool:
-    return form_model(entry) is not None or bool(_nested_forms(entry))
-
-
-def _nested_forms(entry: dict[str, Any]) -> list[tuple[str, Any, str]]:
-    """Forms one level below `entry`: (key, form, path suffix), `form` key first."""
-    found: list[tuple[str, Any, str]] = []
-    keys = sorted(entry, key=lambda k: k != "form")
-    for key in keys:
-        value = entry[key]
-        if form_model(value):
-            found.append((key, value, f".{key}"))
-        elif isinstance(value, list) and value and all(form_model(v) for v in value):
-            found.extend((key, v, f".{key}[{i}]") for i, v in enumerate(value))
-    return found
-
-
-class _FormReader:
-    """Turns entries of one file into `FormResponse`s, naming the place of any problem."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._designs: dict[tuple[Question, ...], tuple[Question, ...]] = {}
-
-    def fail(self, where: str, problem: str) -> ExportFileError:
-        return ExportFileError(self.path, problem, where=where)
-
-    def entry(self, entry: Any, where: str) -> Iterator[FormResponse]:
-        """The form responses of one entry (usually one)."""
-        if not isinstance(entry, dict):
-            raise self.fail(where, f"expected an object with a form, found {_kind(entry)}")
-        forms = self._forms_of(entry, where)
-
-        nested = entry.get("issue")
-        issue: dict[str, Any] = nested if isinstance(nested, dict) else {}
-        issue_key = _first(entry, "issueKey", "issue_key") or issue.get("key")
-        if not isinstance(issue_key, str) or not issue_key:
-            raise self.fail(where, f"expected an issueKey, found {_short(issue_key)}")
-        issue_id = _first(entry, "issueId", "issue_id") or issue.get("id")
-        fields = entry.get("fields", issue.get("fields")) or {}
-        if not isinstance(fields, dict):
-            raise self.fail(f"{where}.fields", f"expected an object, found {_kind(fields)}")
-
-        form_keys = {key for key, _, _ in forms}
-        entry_extra = {
-            f"entry.{k}": v for k, v in entry.items() if k not in _ENTRY_KEYS | form_keys
-        }
-        for _, form, suffix in forms:
-            flattened = form is entry
-            yield self.form(
-                form,
-                where + suffix,
-                issue=(issue_key, _optional_str(issue_id), fields),
-                extra={} if flattened else entry_extra,
-                entry_keys=_ENTRY_KEYS if flattened else frozenset(),
-            )
-
-    def _forms_of(self, entry: dict[str, Any], where: str) -> list[tuple[str, Any, str]]:
-        if form_model(entry):
-            return [("", entry, "")]
-        forms = _nested_forms(entry)
-        if forms:
-            return forms
-        if "form" in entry:
-            found = _short(entry["form"])
-            raise self.fail(
-                f"{where}.form",
-                f"expected a form (design and state, or questions with t and q), found {found}",
-            )
-        keys = ", ".join(sorted(map(str, entry))[:20]) or "none"
-        raise self.fail(where, f"expected an entry holding a form, found keys: {keys}")
-
-    def form(
-        self,
-        form: dict[str, Any],
-        where: str,
-        *,
-        issue: tuple[str, str | None, dict[str, Any]],
-        extra: dict[str, Any],
-        entry_keys: Collection[str],
-    ) -> FormResponse:
-        """One stored form of either version; `issue` is its issue key, id and Jira fields."""
-        if form_model(form) == "v2":
-            parsed = self._v2(form, where)
-            known = _V2_FORM_KEYS
-        else:
-            parsed = self._v1(form, where)
-            known = _V1_FORM_KEYS
-
-        extra = {
-            **extra,
-            **{f"form.{k}": v for k, v in form.items() if k not in known and k not in entry_keys},
-        }
-        extra.update(parsed.pop("extra"))
-        issue_key, issue_id, fields = issue
-        return FormResponse(
-            issue_key=issue_key,
-            issue_id=issue_id,
-            fields=fields,
-            form_id=self.integer(form.get("id"), f"{where}.id"),
-            updated=self.timestamp(form.get("updated"), f"{where}.updated"),
-            extra=extra,
-            **parsed,
-        )
-
-    def _v2(self, form: dict[str, Any], where: str) -> dict[str, Any]:
-        design, state = form["design"], form["state"]
-        settings = design.get("settings") or {}
-        if not isinstance(settings, dict):
-            raise self.fail(f"{where}.design.settings", f"expected an object, {_found(settings)}")
-        definitions = design.get("questions") or {}
-        if not isinstance(definitions, dict):
-            raise self.fail(
-                f"{where}.design.questions", f"expected an object, {_found(definitions)}"
-            )
-        answers = state.get("answers") or {}
-        if not isinstance(answers, dict):
-            raise self.fail(f"{where}.state.answers", f"expected an object, {_found(answers)}")
-
-        questions = {
-            str(qid): self._v2_question(str(qid), q, f"{where}.design.questions.{qid}")
-            for qid, q in definitions.items()
-        }
-        order = [
-            qid for qid in dict.fromkeys(_layout_ids(design.get("layout"))) if qid in questions
-        ]
-        order += [qid for qid in questions if qid not in order]
-
-        extra = {f"design.{k}": v for k, v in design.items() if k not in _V2_DESIGN_KEYS}
-        extra |= {
-            f"design.settings.{k}": v for k, v in settings.items() if k not in _V2_SETTINGS_KEYS
-        }
-        extra |= {f"state.{k}": v for k, v in state.items() if k not in _V2_STATE_KEYS}
-        return {
-            "form_name": _optional_str(settings.get("name")),
-            "model": "v2",
-            "status": self._status(state.get("status"), f"{where}.state.status"),
-            "visibility": self._visibility(state.get("visibility"), f"{where}.state.visibility"),
-            "template_id": self.integer(
-                settings.get("templateId"), f"{where}.design.settings.templateId"
-            ),
-            "questions": self._intern(tuple(questions[qid] for qid in order)),
-            "answers": {str(qid): _answer(a) for qid, a in answers.items()},
-            "extra": extra,
-        }
-
-    def _v2_question(self, qid: str, definition: Any, where: str) -> Question:
-        if not isinstance(definition, dict):
-            raise self.fail(where, f"expected a question object, {_found(definition)}")
-        choices = definition.get("choices") or []
-        if not isinstance(choices, list):
-            raise self.fail(f"{where}.choices", f"expected a list, {_found(choices)}")
-        return Question(
-            id=qid,
-            type=str(definition.get("type") or ""),
-            label=str(definition.get("label") or ""),
-            key=_optional_str(definition.get("questionKey")) or None,
-            choices=tuple(
-                Choice(
-                    id=str(c.get("id")), label=str(c.get("label") or ""), other=bool(c.get("other"))
-                )
-                for c in choices
-                if isinstance(c, dict)
-            ),
-            jira_field=_optional_str(definition.get("jiraField")) or None,
-        )
-
-    def _v1(self, form: dict[str, Any], where: str) -> dict[str, Any]:
-        questions: list[Question] = []
-        answers: dict[str, Answer] = {}
-        for index, item in enumerate(form["questions"]):
-            kind = str(item.get("t") or "")
-            if kind in DISPLAY_TYPES:
-                continue
-            if item.get("id") is None:
-                raise self.fail(f"{where}.questions[{index}]", "expected a question id")
-            qid = str(item["id"])
-            questions.append(
-                Question(
-                    id=qid,
-                    type=kind,
-                    label=str(item.get("q") or ""),
-                    key=_optional_str(item.get("key")) or None,
-                    jira_field=_optional_str(item.get("jf")) or None,
-                )
-            )
-            if any(key in item for key in _ANSWER_KEYS):
-                answers[qid] = _answer({k: item[k] for k in _ANSWER_KEYS if k in item})
-
-        internal = form.get("internal")
-        return {
-            "form_name": _optional_str(form.get("name")),
-            "model": "v1",
-            "status": "submitted" if form.get("submitted") else "open",
-            "visibility": None if internal is None else ("internal" if internal else "external"),
-            "template_id": self.integer(form.get("projectFormId"), f"{where}.projectFormId"),
-            "questions": self._intern(tuple(questions)),
-            "answers": answers,
-            "extra": {},
-        }
-
-    def _intern(self, questions: tuple[Question, ...]) -> tuple[Question, ...]:
-        """One shared tuple per distinct design: every form carries its own copy."""
-        return self._designs.setdefault(questions, questions)
-
-    def _status(self, value: Any, where: str) -> FormStatus:
-        code = str(value or "").strip().lower()
-        status = _STATUS.get(code, code)
-        if status not in ("open", "submitted", "locked"):
-            raise self.fail(where, f"expected status o, s or l, found {_short(value)}")
-        return status  # type: ignore[return-value]
-
-    def _visibility(self, value: Any, where: str) -> Visibility | None:
-        if value is None or value == "":
-            return None
-        code = str(value).strip().lower()
-        visibility = _VISIBILITY.get(code, code)
-        if visibility not in ("internal", "external"):
-            raise self.fail(where, f"expected visibility i or e, found {_short(value)}")
-        return visibility  # type: ignore[return-value]
-
-    def integer(self, value: Any, where: str) -> int | None:
-        if value is None or value == "":
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise self.fail(where, f"expected an integer, found {_short(value)}") from None
-
-    def timestamp(self, value: Any, where: str) -> dt.datetime | None:
-        try:
-            return parse_timestamp(value)
-        except ValueError:
-            raise self.fail(where, f"expected an ISO-8601 time, found {_short(value)}") from None
-
-
-def _answer(stored: Any) -> Answer:
-    """An `Answer` from a stored answer object; other values are kept as their text."""
-    if not isinstance(stored, dict):
-        value = stored if isinstance(stored, str) else json.dumps(stored, ensure_ascii=False)
-        return Answer(text=value, raw={"value": stored})
-
-    stored_text = stored.get("text")
-    text = stored_text
-    if stored_text is not None and not isinstance(stored_text, str):
-        text = json.dumps(stored_text, ensure_ascii=False)
-    choices = stored.get("choices")
-    users = stored.get("users")
-    return Answer(
-        text=text,
-        date=_optional_str(stored.get("date")),
-        time=_optional_str(stored.get("time")),
-        choices=None if choices is None else tuple(_choice_id(c) for c in _as_list(choices)),
-        users=None if users is None else tuple(_user(u) for u in _as_list(users)),
-        adf=stored.get("adf"),
-        raw=stored,
-    )
-
-
-def _choice_id(value: Any) -> str:
-    if isinstance(value, dict):
-        value = value.get("id")
-    return str(value)
-
-
-def _user(value: Any) -> User:
-    if isinstance(value, dict):
-        name = value.get("name") or value.get("displayName")
-        return User(
-            id=_optional_str(value.get("id") or value.get("accountId")), name=_optional_str(name)
-        )
-    return User(id=_optional_str(value))
-
-
-def _layout_ids(node: Any) -> Iterator[str]:
-    """Question ids of the extension nodes of a layout, in document order."""
-    if isinstance(node, list):
-        for child in node:
-            yield from _layout_ids(child)
-        return
-    if not isinstance(node, dict):
-        return
-    attrs = node.get("attrs")
-    if "xtension" in str(node.get("type")) and isinstance(attrs, dict):
-        parameters = attrs.get("parameters")
-        if isinstance(parameters, dict) and parameters.get("id") is not None:
-            yield str(parameters["id"])
-    yield from _layout_ids(node.get("content"))
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _first(mapping: dict[str, Any], *keys: str) -> Any:
-    return next((mapping[k] for k in keys if mapping.get(k) is not None), None)
-
-
-def _without(mapping: dict[str, Any], key: str) -> dict[str, Any]:
-    return {k: v for k, v in mapping.items() if k != key}
 
 
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _optional_int(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _kind(value: Any) -> str:
     names = {dict: "an object", list: "a list", str: "text", type(None): "null"}
     return names.get(type(value), type(value).__name__)
-
-
-def _short(value: Any) -> str:
-    return truncate(json.dumps(value, ensure_ascii=False, default=str), 80)
-
-
-def _found(value: Any) -> str:
-    return f"found {_kind(value)}"

@@ -36,7 +36,7 @@ from proforma_io.forms import (
     Question,
     User,
 )
-from proforma_io.readers.json_export import parse_timestamp
+from proforma_io.readers.json_forms import parse_timestamp
 
 LEADING_COLUMNS = ("Issue Key", "Form Name", "Form Status", "Last Updated")
 SEPARATOR = ", "
