@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from proforma_io.config import ExportSettings, Settings, load_settings
+from proforma_io.config import ExportSettings, Settings, describe_errors, load_settings
 from proforma_io.errors import ConfigError, ProformaError
-from proforma_io.export_job import ExportSpec
 from proforma_io.landing import Landing
 from proforma_io.load import ApiTarget, credentials_for, export_spec, open_client, poll_policy
-from proforma_io.models import ExportRequest, ExportStatus
+from proforma_io.models import ExportStatus
 
 app = typer.Typer(
     help="Export ProForma form responses from Jira, and try it all on a local sandbox.",
@@ -53,7 +53,7 @@ T = TypeVar("T")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -63,6 +63,8 @@ def _guarded(action: Callable[[], T]) -> T:
         return action()
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
+    except ValidationError as exc:
+        raise _fail("invalid arguments:\n" + describe_errors(exc.errors()), 2) from None
     except ProformaError as exc:
         raise _fail(str(exc)) from None
 
@@ -83,12 +85,13 @@ def _client(settings: Settings) -> Iterator[Any]:
 def _export_settings(
     settings: Settings, project: str, template: int, fmt: str | None
 ) -> ExportSettings:
-    for export in settings.exports:
-        if export.project == project and export.template == template:
-            return export.model_copy(update={"format": fmt}) if fmt else export
-    return _guarded(
-        lambda: ExportSettings(project=project, template=template, format=fmt or "json")
+    configured = next(
+        (e for e in settings.exports if e.project == project and e.template == template), None
     )
+    raw = configured.model_dump() if configured else {"project": project, "template": template}
+    if fmt is not None:
+        raw["format"] = fmt
+    return _guarded(lambda: ExportSettings.model_validate(raw))
 
 
 def _print(data: dict[str, Any], as_json: bool) -> None:
@@ -149,7 +152,7 @@ def export_start(
     settings = _settings(config)
     spec = export_spec(_export_settings(settings, project, template, fmt))
     with _client(settings) as client:
-        status = _guarded(lambda: client.start_export(_request(spec)))
+        status = _guarded(lambda: client.start_export(spec.request()))
     _print(status.model_dump(by_alias=True, exclude_none=True), as_json)
 
 
@@ -232,16 +235,6 @@ def sandbox(
         data = data.merge(_guarded(lambda: SandboxData.from_folder(replay)))
     err.print(f"Serving the ProForma sandbox at http://{host}:{port}{context_path} (Ctrl-C stops).")
     serve(host, port, context_path, data, export_seconds)
-
-
-def _request(spec: ExportSpec) -> ExportRequest:
-    return ExportRequest(
-        type="responses-xlsx" if spec.format == "xlsx" else "responses-json",
-        project_key=spec.project_key,
-        template_form_id=spec.template_id,
-        fields=list(spec.fields) or None,
-        jql=spec.jql,
-    )
 
 
 @contextmanager

@@ -246,7 +246,7 @@ def _raise_for_status(operation: str, response: httpx.Response) -> None:
     message = f"{operation} {verb} ({code})"
     if server_message:
         message += f": {server_message}"
-    message += _hint(status)
+    message += _hint(status, message)
     raise error_class(
         message, status_code=status, error=error, server_message=server_message or None
     )
@@ -283,10 +283,10 @@ def _error_class(status: int, error: str | None) -> type[ApiError]:
     return by_status.get(status, ApiError)
 
 
-def _hint(status: int) -> str:
+def _hint(status: int, message: str) -> str:
     if status == 401:
         return "; check the user name and password or the token"
-    if status == 404:
+    if status == 404 and "downloaded" not in message:
         return " (an unknown export id, or its file was already downloaded)"
     return ""
 

@@ -245,10 +245,11 @@ def settings_from_mapping(
     try:
         return Settings.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError(f"{source} is invalid:\n{_describe(exc.errors())}") from None
+        raise ConfigError(f"{source} is invalid:\n{describe_errors(exc.errors())}") from None
 
 
-def _describe(errors: Iterable[Any]) -> str:
+def describe_errors(errors: Iterable[Any]) -> str:
+    """One line per validation error: the dotted key, then what was wrong."""
     lines = []
     for error in errors:
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"

@@ -21,6 +21,7 @@ from proforma_io.export_job import ExportSpec, PollPolicy, run_export
 from proforma_io.landing import LandedExport, Landing
 from proforma_io.models import ExportStatus
 from proforma_io.normalise import normalise_export
+from proforma_io.sandbox import Sandbox, SandboxData
 from proforma_io.tables import NormalisedExport, ProjectTables
 from proforma_io.writers.parquet import ParquetWrite, read_project, write_project
 from proforma_io.writers.warehouse import Warehouse, WarehouseLoad
@@ -66,8 +67,6 @@ def open_client(target: ApiTarget) -> Iterator[ProformaClient]:
             yield client
         return
 
-    from proforma_io.sandbox import Sandbox
-
     sandbox = Sandbox(sandbox_data(target.sandbox), export_seconds=target.sandbox.export_seconds)
     with (
         sandbox.running(),
@@ -81,10 +80,8 @@ def open_client(target: ApiTarget) -> Iterator[ProformaClient]:
         yield client
 
 
-def sandbox_data(settings: SandboxSettings) -> object:
+def sandbox_data(settings: SandboxSettings) -> SandboxData:
     """The data the embedded sandbox serves: generated, with replayed files layered on top."""
-    from proforma_io.sandbox import SandboxData
-
     data = SandboxData.generated(seed=settings.seed, issues_per_project=settings.issues_per_project)
     if settings.replay_dir:
         data = data.merge(SandboxData.from_folder(Path(settings.replay_dir)))
