@@ -122,8 +122,12 @@ def print_summary(settings: Settings, projects: list[str], failed: list[str]) ->
     console.print(f"Warehouse:    {warehouse.display_url}")
 
 
+app = typer.Typer(add_completion=False)
+app.command()(main)
+
+
 def cli() -> None:
-    typer.run(main)
+    app()
 
 
 if __name__ == "__main__":

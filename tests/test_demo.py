@@ -1,0 +1,59 @@
+"""`python -m pipelines` on the embedded default: sandbox in the process, SQLite, Parquet."""
+
+from __future__ import annotations
+
+import dagster as dg
+import sqlalchemy as sa
+import yaml
+from typer.testing import CliRunner
+
+from pipelines.run import app
+
+
+def test_demo_loads_every_project_from_the_embedded_sandbox(tmp_path, monkeypatch):
+    home = tmp_path / "dagster"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    config = tmp_path / "proforma.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "sandbox": {"issues_per_project": 5, "export_seconds": 0.1},
+                "exports": [
+                    {"project": "HR", "template": 3, "fields": ["summary"]},
+                    {"project": "OPS", "template": 8, "format": "xlsx"},
+                ],
+                "polling": {"initial_interval_seconds": 0.05},
+            }
+        )
+    )
+
+    result = CliRunner().invoke(app, ["--config", str(config)])
+
+    assert result.exit_code == 0, result.output
+    assert "Loading 2 project(s) from the embedded sandbox: HR, OPS" in result.output
+    assert "responses-json-HR-3-" in result.output
+    assert "responses-xlsx-OPS-8-" in result.output
+    engine = sa.create_engine(f"sqlite:///{tmp_path / '.proforma' / 'warehouse.db'}")
+    with engine.connect() as conn:
+        counts = dict(
+            conn.execute(
+                sa.text("select project_key, count(*) from responses group by project_key")
+            ).all()
+        )
+    assert counts["HR"] > 0 and counts["OPS"] > 0
+    assert (tmp_path / ".proforma" / "lake" / "form_hr_3" / "project_key=HR").is_dir()
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+    assert sorted(run.tags["proforma/project"] for run in runs) == ["HR", "OPS"]
+    assert all(run.is_success for run in runs)
+
+
+def test_demo_rejects_a_project_not_in_the_configuration(tmp_path):
+    config = tmp_path / "proforma.yaml"
+    config.write_text(yaml.safe_dump({"exports": [{"project": "HR", "template": 3}]}))
+
+    result = CliRunner().invoke(app, ["--config", str(config), "--project", "NOPE"])
+
+    assert result.exit_code == 2
+    assert "not in the configuration: NOPE" in result.output
