@@ -110,6 +110,12 @@ class JsonStream:
         """Read more text, dropping what was consumed; False at the end of the text."""
         if self._at_end:
             return False
+        # Grow reads with the pending value so a value spanning many chunks decodes in linear time.
+        chunk = self._handle.read(max(CHUNK_CHARS, len(self._buffer) - self._pos))
+        if not chunk:
+            self._at_end = True
+            return False
+
         consumed = self._buffer[: self._pos]
         newline = consumed.rfind("\n")
         self._lines_before += consumed.count("\n")
@@ -117,14 +123,8 @@ class JsonStream:
             self._column_before = len(consumed) - newline - 1
         else:
             self._column_before += len(consumed)
-
-        remaining = self._buffer[self._pos :]
-        # Grow reads with the pending value so a value spanning many chunks decodes in linear time.
-        chunk = self._handle.read(max(CHUNK_CHARS, len(remaining)))
-        self._buffer, self._pos = remaining + chunk, 0
-        if not chunk:
-            self._at_end = True
-        return bool(chunk)
+        self._buffer, self._pos = self._buffer[self._pos :] + chunk, 0
+        return True
 
     def _error(self, problem: str, pos: int) -> JsonStreamError:
         line = self._lines_before + self._buffer.count("\n", 0, pos) + 1

@@ -422,31 +422,47 @@ def _next_label_boundary(text: str, position: int, labels: list[Any]) -> int:
 
 
 def _as_date(value: Any) -> dt.date | str:
+    """A date from a date cell or ISO date text; other text is kept as it is."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    return _cell_text(value).strip()
+    text = _cell_text(value).strip()
+    try:
+        return dt.date.fromisoformat(text) if _ISO_DATE.fullmatch(text) else text
+    except ValueError:
+        return text
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
+    """A date-time from a date cell or ISO text; None for anything else."""
     if isinstance(value, dt.datetime):
         return value
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time())
-    if isinstance(value, str) and _ISO_DATETIME.fullmatch(value.strip()):
-        return dt.datetime.fromisoformat(value.strip())
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
-        return dt.datetime.fromisoformat(value.strip())
-    return None
+    text = value.strip() if isinstance(value, str) else ""
+    if not (_ISO_DATETIME.fullmatch(text) or _ISO_DATE.fullmatch(text)):
+        return None
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _as_time(value: Any) -> dt.time | str:
+    """A time from a time cell or `HH:MM` text; other text is kept as it is."""
     if isinstance(value, dt.datetime):
         return value.time()
     if isinstance(value, dt.time):
         return value
-    return _cell_text(value).strip()
+    text = _cell_text(value).strip()
+    if not _CLOCK_TIME.fullmatch(text):
+        return text
+    try:
+        hour, minute, *second = (int(part) for part in text.split(":"))
+        return dt.time(hour, minute, second[0] if second else 0)
+    except ValueError:
+        return text
 
 
 def _field_value(value: Any) -> Any:
