@@ -12,8 +12,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -200,24 +199,43 @@ def _response_ids(responses: Sequence[FormResponse]) -> list[str]:
     return ids
 
 
-@dataclass
 class _AnswerRows:
-    """Column lists of the answers table, filled one answer at a time."""
+    """The answers table, gathered per value: which response, which question, which value."""
 
-    response_id: list[str]
-    issue_key: list[str]
-    form_id: list[int | None]
-    question: list[tuple[str, str | None, str | None, str]]
-    values: list[Value]
+    def __init__(self) -> None:
+        self.response_index: list[int] = []
+        self.question_index: list[int] = []
+        self.questions: dict[tuple[str, str | None, str, str], int] = {}
+        self.values: list[Value] = []
 
-    def columns(self) -> dict[str, list[Any]]:
+    def add(self, response_index: int, question: Question, values: list[Value]) -> None:
+        meta = (question.id, question.key, question.label, question.type)
+        index = self.questions.setdefault(meta, len(self.questions))
+        self.response_index.extend([response_index] * len(values))
+        self.question_index.extend([index] * len(values))
+        self.values.extend(values)
+
+    def columns(
+        self, responses: Sequence[FormResponse], response_ids: list[str]
+    ) -> dict[str, Sequence[Any]]:
+        """Column lists (or Arrow arrays) of the answers table."""
+        by_response = {
+            "response_id": pa.array(response_ids, pa.string()),
+            "issue_key": pa.array([r.issue_key for r in responses], pa.string()),
+            "form_id": pa.array([r.form_id for r in responses], pa.int64()),
+        }
         question_names = ("question_id", "question_key", "question_label", "question_type")
+        by_question = dict(zip(question_names, _transpose(list(self.questions), 4), strict=True))
+        response_index = pa.array(self.response_index, pa.int64())
+        question_index = pa.array(self.question_index, pa.int64())
+        values = _transpose(self.values, len(_VALUE_COLUMNS))
         return {
-            "response_id": self.response_id,
-            "issue_key": self.issue_key,
-            "form_id": self.form_id,
-            **dict(zip(question_names, _transpose(self.question, 4), strict=True)),
-            **dict(zip(_VALUE_COLUMNS, _transpose(self.values, len(_VALUE_COLUMNS)), strict=True)),
+            **{name: array.take(response_index) for name, array in by_response.items()},
+            **{
+                name: pa.array(c, pa.string()).take(question_index)
+                for name, c in by_question.items()
+            },
+            **dict(zip(_VALUE_COLUMNS, values, strict=True)),
         }
 
 
@@ -225,20 +243,21 @@ def _transpose(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Row tuples as column lists."""
     if not rows:
         return [[] for _ in range(width)]
-    return [list(column) for column in zip(*rows, strict=True)]
+    # Every row has `width` items by construction; strict checking would double the cost.
+    return [list(column) for column in zip(*rows, strict=False)]
 
 
 def _answer_rows(
     responses: Sequence[FormResponse], response_ids: list[str], catalogue: list[Question]
-) -> tuple[dict[str, list[Any]], list[dict[str, Any]]]:
+) -> tuple[dict[str, Sequence[Any]], list[dict[str, Any]]]:
     """The answers table's columns, and per response its wide-table cell per question id."""
     known = {question.id: question for question in catalogue}
     kinds = {question.id: _kind(question.type) for question in catalogue}
     own_designs: dict[int, dict[str, Question]] = {}
-    rows = _AnswerRows([], [], [], [], [])
+    rows = _AnswerRows()
     cells: list[dict[str, Any]] = []
 
-    for response, response_id in zip(responses, response_ids, strict=True):
+    for index, response in enumerate(responses):
         design = own_designs.get(id(response.questions))
         if design is None:
             design = own_designs[id(response.questions)] = {q.id: q for q in response.questions}
@@ -249,16 +268,11 @@ def _answer_rows(
         for qid in ordered:
             question = design.get(qid) or known.get(qid) or Question(id=qid, type="", label="")
             values = _answer_values(question, response.answers[qid])
-            count = len(values)
-            rows.response_id.extend([response_id] * count)
-            rows.issue_key.extend([response.issue_key] * count)
-            rows.form_id.extend([response.form_id] * count)
-            rows.question.extend([(qid, question.key, question.label, question.type)] * count)
-            rows.values.extend(values)
+            rows.add(index, question, values)
             if qid in kinds:
                 row_cells[qid] = _wide_cell(kinds[qid], values)
         cells.append(row_cells)
-    return rows.columns(), cells
+    return rows.columns(responses, response_ids), cells
 
 
 def _answer_values(question: Question, answer: Answer) -> list[Value]:
@@ -298,12 +312,13 @@ def _choice_values(question: Question, answer: Answer) -> list[Value]:
 
 
 def _datetime_value(answer: Answer) -> Value:
-    """A date-time without zone; a date alone means midnight."""
+    """A date-time without zone; a date alone means midnight (unreadable time text is kept)."""
     day, clock = _as_date(answer.date), _as_time(answer.time)
     if day is None:
         text = answer.text if answer.text is not None else _optional_text(answer.date)
         return _value(text=text, time=clock)
-    return _value(datetime=dt.datetime.combine(day, clock or dt.time()))
+    moment = dt.datetime.combine(day, clock or dt.time())
+    return _value(datetime=moment, text=_unparsed(answer.time, clock, None))
 
 
 def _text(question: Question, answer: Answer) -> str | None:
@@ -542,14 +557,17 @@ def _wide_frame(
 
 
 def _frame(
-    table_schema: pa.Schema, columns: dict[str, list[Any]], constants: dict[str, Any]
+    table_schema: pa.Schema, columns: Mapping[str, Sequence[Any]], constants: dict[str, Any]
 ) -> pd.DataFrame:
     """A frame with exactly the schema's columns and types; constants fill every row."""
     length = len(next(iter(columns.values()))) if columns else 0
     arrays = []
     for field in table_schema:
-        if field.name in columns:
-            arrays.append(pa.array(columns[field.name], type=field.type))
+        column = columns.get(field.name)
+        if isinstance(column, pa.Array):
+            arrays.append(column.cast(field.type))
+        elif column is not None:
+            arrays.append(pa.array(column, type=field.type))
         else:
             arrays.append(pa.array([constants.get(field.name)] * length, type=field.type))
     table = pa.Table.from_arrays(arrays, schema=table_schema)

@@ -626,6 +626,7 @@ def test_edge_answers_keep_what_they_can() -> None:
         Question("3", "no", "Count"),
         Question("4", "da", "Day"),
         Question("5", "cs", "Pick", choices=(Choice("1", "One"),)),
+        Question("6", "dt", "Slot"),
     )
     answers = {
         "1": Answer(users=()),
@@ -633,6 +634,7 @@ def test_edge_answers_keep_what_they_can() -> None:
         "3": Answer(text="about 3"),
         "4": Answer(date="next week"),
         "5": Answer(choices=("9",)),
+        "6": Answer(date="2026-02-03", time="25:99"),
     }
 
     export = normalise(response(questions, answers))
@@ -647,6 +649,9 @@ def test_edge_answers_keep_what_they_can() -> None:
         (None, "next week")
     ]
     assert values(answer(export, "T-1/1", "Pick"), "choice_id", "choice_label") == [("9", None)]
+    assert values(answer(export, "T-1/1", "Slot"), "value_datetime", "value_text") == [
+        (pd.Timestamp("2026-02-03"), "25:99")
+    ]
 
 
 def test_jira_field_values_of_every_shape() -> None:

@@ -51,11 +51,10 @@ def read_json_export(path: Path) -> JsonExport:
     except OSError as exc:
         raise ExportFileError(path, f"cannot read the file: {exc.strerror or exc}") from exc
 
-    template_id = envelope.get("templateFormId")
     return JsonExport(
         path=path,
         project_key=_optional_str(envelope.get("projectKey")),
-        template_id=template_id if isinstance(template_id, int) else None,
+        template_id=_optional_int(envelope.get("templateFormId")),
         export_type=_optional_str(envelope.get("exportType")),
         exported=reader.timestamp(envelope.get("exported"), "$.exported"),
         responses=responses,
@@ -143,6 +142,13 @@ def _without_entries_list(
 
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _kind(value: Any) -> str:
