@@ -59,6 +59,8 @@ class JsonStream:
             try:
                 value, end = self._decoder.raw_decode(self._buffer, self._pos)
             except json.JSONDecodeError as exc:
+                # Limitation: a value cannot be told truncated from malformed before the end of
+                # the text, so a syntax error is reported only after the rest has been read.
                 if self._fill():
                     continue
                 raise self._error(exc.msg, exc.pos) from None

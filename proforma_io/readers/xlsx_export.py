@@ -174,6 +174,8 @@ def _refuse_xml_declarations(path: Path) -> None:
     openpyxl parses with defusedxml when it is installed and OPENPYXL_DEFUSEDXML is not turned
     off; this check guards the same attacks either way, reading only each part's prolog.
     """
+    # Limitation: decompressed part sizes are not capped, so a crafted archive whose shared
+    # strings inflate to gigabytes is only stopped by the machine's memory.
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
@@ -236,6 +238,8 @@ def _prolog_verdict(text: str) -> bool | None:
 
 def _read_sheet(path: Path) -> tuple[list[Any], list[tuple[Any, ...]]]:
     """The header row (trailing blank cells dropped) and the data rows, padded to its width."""
+    # Limitation: every cell value is held in memory, since a column's type depends on all of
+    # its cells; a sheet of 100,000 rows by 30 columns needs a few hundred megabytes.
     row_number = 0
     try:
         with path.open("rb") as handle:
