@@ -188,3 +188,19 @@ def assert_same_tables(before: dict[str, pd.DataFrame], after: dict[str, pd.Data
     assert before.keys() == after.keys()
     for name in before:
         pd.testing.assert_frame_equal(before[name], after[name], obj=name)
+
+
+def test_daily_schedule_requests_one_tagged_run_per_project(settings):
+    defs = build_definitions(settings)
+    schedule = defs.resolve_schedule_def("daily_load_schedule")
+    context = dg.build_schedule_context(
+        scheduled_execution_time=pd.Timestamp("2026-12-03T02:00", tz="UTC").to_pydatetime(),
+        repository_def=defs.get_repository_def(),
+    )
+
+    requests = list(schedule.evaluate_tick(context).run_requests or [])
+
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert [r.partition_key for r in requests] == PROJECTS
+    assert [r.run_key for r in requests] == [f"{p}-2026-12-03T02:00" for p in PROJECTS]
+    assert requests[2].tags["proforma/templates"] == "7,8"
