@@ -1,9 +1,9 @@
-"""The Starlette application: ProForma's Export API under `<context path>/rest/proforma/1`.
+"""The Starlette application: ProForma's Customer API under `<context path>/rest/proforma/1`.
 
-Errors answer `{error, message}` as ProForma does (`client` 400, `forbidden` 403, `notFound`
-404, `server` 500, `json` 400 with `details`); a 401 has no body. Downloading an export that is
-not complete, or that failed, answers 400 `client`: the export exists but has no file yet, and
-a 404 would read as "already downloaded" to a client.
+The Export API lives here; the form operations on issues are in `form_api`. Errors answer
+`{error, message}` as ProForma does (see `responses`). Downloading an export that is not
+complete, or that failed, answers 400 `client`: the export exists but has no file yet, and a 404
+would read as "already downloaded" to a client.
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from proforma_io.errors import truncate
-from proforma_io.sandbox.auth import EXPORT_ALL_DATA, SandboxUser, authenticate
+from proforma_io.sandbox.auth import EXPORT_ALL_DATA, SandboxUser
 from proforma_io.sandbox.exports import EXPORT_TYPES, ExportJob, ExportRegistry, ExportRequest
+from proforma_io.sandbox.form_api import FormApi, form_routes
+from proforma_io.sandbox.responses import BadBody, api_error, bad_body, refusal, shown
 from proforma_io.sandbox.store import SandboxData
 
 log = logging.getLogger(__name__)
 
 API_PATH = "/rest/proforma/1"
 CHUNK_SIZE = 64 * 1024
-REALM = 'Basic realm="ProForma sandbox"'
 
 
 @dataclass
@@ -43,14 +43,6 @@ class SandboxStats:
     status_polls: dict[str, int] = field(default_factory=dict)
     downloads: dict[str, int] = field(default_factory=dict)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
-
-
-class BadBody(Exception):
-    """The request body is not the JSON the operation reads."""
-
-    def __init__(self, details: str) -> None:
-        super().__init__(details)
-        self.details = details
 
 
 def build_app(
@@ -69,16 +61,13 @@ def build_app(
         Route(base, api.start, methods=["POST"]),
         Route(base + "/{export_id}", api.status, methods=["GET"]),
         Route(base + "/{export_id}/{filename}", api.download, methods=["GET"]),
+        *form_routes(FormApi(data, users), f"{context_path}{API_PATH}"),
     ]
     return Starlette(
         routes=routes,
         middleware=[Middleware(_RequestLog, stats=stats)],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
-
-
-def api_error(status_code: int, error: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message, **extra}, status_code=status_code)
 
 
 def parse_export_request(body: Any) -> ExportRequest:
@@ -89,19 +78,19 @@ def parse_export_request(body: Any) -> ExportRequest:
     problems = []
     for key in ("type", "projectKey"):
         if not isinstance(body.get(key), str):
-            problems.append(f"{key}: expected a string, got {_shown(body.get(key))}")
+            problems.append(f"{key}: expected a string, got {shown(body.get(key))}")
     template_id = body.get("templateFormId")
     if isinstance(template_id, str) and template_id.isdecimal():
         template_id = int(template_id)
     if not isinstance(template_id, int) or isinstance(template_id, bool):
-        problems.append(f"templateFormId: expected an integer, got {_shown(template_id)}")
+        problems.append(f"templateFormId: expected an integer, got {shown(template_id)}")
     fields = body.get("fields")
     if fields is not None and not (
         isinstance(fields, list) and all(isinstance(f, str) for f in fields)
     ):
-        problems.append(f"fields: expected a list of field ids, got {_shown(fields)}")
+        problems.append(f"fields: expected a list of field ids, got {shown(fields)}")
     if body.get("jql") is not None and not isinstance(body["jql"], str):
-        problems.append(f"jql: expected a string, got {_shown(body['jql'])}")
+        problems.append(f"jql: expected a string, got {shown(body['jql'])}")
     if problems:
         raise BadBody("; ".join(problems))
 
@@ -109,10 +98,6 @@ def parse_export_request(body: Any) -> ExportRequest:
     return ExportRequest(
         body["type"], body["projectKey"], template_id, tuple(fields or ()), body.get("jql")
     )
-
-
-def _shown(value: Any) -> str:
-    return truncate(repr(value), 80)
 
 
 class _ExportApi:
@@ -140,8 +125,7 @@ class _ExportApi:
         try:
             export = parse_export_request(body)
         except BadBody as error:
-            message = "The request body is not an export request."
-            return api_error(400, "json", message, details=error.details)
+            return bad_body("an export request", error)
 
         if export.type not in EXPORT_TYPES:
             known = " or ".join(EXPORT_TYPES)
@@ -219,13 +203,7 @@ class _ExportApi:
         return StreamingResponse(_chunks(content), media_type=job.media_type, headers=headers)
 
     def _refusal(self, request: Request) -> Response | None:
-        user = authenticate(self.users, request.headers)
-        if user is None:
-            return Response(status_code=401, headers={"WWW-Authenticate": REALM})
-        if not user.may(EXPORT_ALL_DATA):
-            message = f"User '{user.name}' lacks the global permission '{EXPORT_ALL_DATA}'."
-            return api_error(403, "forbidden", message)
-        return None
+        return refusal(self.users, request, [EXPORT_ALL_DATA], scope="global")
 
     def _download_url(self, request: Request, job: ExportJob) -> str:
         origin = f"{request.url.scheme}://{request.url.netloc}"

@@ -30,10 +30,26 @@ class SandboxUser:
         return permission in self.permissions
 
 
+# Each user's password is its name. Together they cover every permission check of the API:
+# only admin may export, lead may also unlock, agent may change forms, viewer may only read.
 DEFAULT_USERS = (
     SandboxUser("admin", "admin", ALL_PERMISSIONS, (ADMIN_TOKEN,)),
+    SandboxUser("lead", "lead", frozenset({BROWSE_PROJECTS, EDIT_ISSUES, ADMINISTER_PROJECTS})),
     SandboxUser("agent", "agent", frozenset({BROWSE_PROJECTS, EDIT_ISSUES})),
+    SandboxUser("viewer", "viewer", frozenset({BROWSE_PROJECTS})),
 )
+
+
+def describe_users(users: Iterable[SandboxUser]) -> list[str]:
+    """One line per user: name and permissions, for help texts and logs."""
+    return [
+        f"{user.name}: {', '.join(sorted(user.permissions)) or 'no permissions'}" for user in users
+    ]
+
+
+def missing_permissions(user: SandboxUser, needed: Iterable[str]) -> list[str]:
+    """The permissions of `needed` that `user` lacks, in the order given."""
+    return [permission for permission in needed if not user.may(permission)]
 
 
 def authenticate(users: Iterable[SandboxUser], headers: Mapping[str, str]) -> SandboxUser | None:

@@ -50,8 +50,13 @@ def question(
     return definition
 
 
-def v2_design(template_id: int, name: str, questions: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """A version 2 design whose layout shows the questions in the order given."""
+def v2_design(
+    template_id: int, name: str, questions: dict[str, dict[str, Any]], *, lock: bool = False
+) -> dict[str, Any]:
+    """A version 2 design whose layout shows the questions in the order given.
+
+    `lock` is the submit setting that locks a form when it is submitted.
+    """
     content = [
         {
             "type": "extension",
@@ -67,7 +72,7 @@ def v2_design(template_id: int, name: str, questions: dict[str, dict[str, Any]])
         "settings": {
             "templateId": template_id,
             "name": name,
-            "submit": {"lock": False, "pdf": False},
+            "submit": {"lock": lock, "pdf": False},
         },
         "layout": [{"version": 1, "type": "doc", "content": content}],
         "conditions": {},
@@ -130,7 +135,7 @@ def incident_intake(asset_tag: bool = True) -> dict[str, Any]:
 
 
 def change_request(review_date: bool = True) -> dict[str, Any]:
-    """ "Change request"; the older design has no review date."""
+    """ "Change request", locked when submitted; the older design has no review date."""
     questions = {
         "1": question("ts", "Change title", validation={"rq": True}, jira_field="summary"),
         "2": question(
@@ -150,7 +155,7 @@ def change_request(review_date: bool = True) -> dict[str, Any]:
     }
     if review_date:
         questions["10"] = question("da", "Post-change review")
-    return v2_design(CHANGE_REQUEST, "Change request", questions)
+    return v2_design(CHANGE_REQUEST, "Change request", questions, lock=True)
 
 
 def access_request_v1() -> list[dict[str, Any]]:

@@ -89,16 +89,35 @@ def generate(seed: int = 42, issues_per_project: int = 40) -> SandboxData:
 
 
 def _add_templates(data: SandboxData) -> None:
+    """The four templates; HR onboarding and OPS change requests move their issue on submit."""
     hr = designs.hr_onboarding()
     itsd = designs.incident_intake()
     legacy = {"questions": designs.access_request_v1()}
     change = designs.change_request()
-    data.add_template(Template("HR", designs.HR_ONBOARDING, "New starter onboarding", "v2", hr))
+    data.add_template(
+        Template(
+            "HR",
+            designs.HR_ONBOARDING,
+            "New starter onboarding",
+            "v2",
+            hr,
+            submit_transition=JIRA_STATUS["HR"]["s"],
+        )
+    )
     data.add_template(Template("ITSD", designs.INCIDENT_INTAKE, "Incident intake", "v2", itsd))
     data.add_template(
         Template("OPS", designs.ACCESS_REQUEST, "Access request (legacy)", "v1", legacy)
     )
-    data.add_template(Template("OPS", designs.CHANGE_REQUEST, "Change request", "v2", change))
+    data.add_template(
+        Template(
+            "OPS",
+            designs.CHANGE_REQUEST,
+            "Change request",
+            "v2",
+            change,
+            submit_transition=JIRA_STATUS["OPS"]["s"],
+        )
+    )
 
 
 def _iso(moment: datetime, fraction: bool = True) -> str:

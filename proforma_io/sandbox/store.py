@@ -35,7 +35,8 @@ class Template:
     For a version 2 template `design` is `{settings, layout, conditions, sections, questions}`;
     for a legacy template it is `{"questions": [...]}` without answers. `recorded_xlsx` holds a
     replayed spreadsheet served as is; `envelope_extras` holds export keys a replayed file had
-    beyond the known ones.
+    beyond the known ones. `submit_transition` names the Jira status a workflow rule moves the
+    issue to when one of the template's forms is submitted (None: no rule).
     """
 
     project_key: str
@@ -45,6 +46,7 @@ class Template:
     design: dict[str, Any]
     recorded_xlsx: bytes | None = None
     envelope_extras: dict[str, Any] = field(default_factory=dict)
+    submit_transition: str | None = None
 
 
 @dataclass
@@ -87,6 +89,14 @@ class Form:
     def updated(self) -> str:
         return str(self.document.get("updated", ""))
 
+    @property
+    def locks_on_submit(self) -> bool:
+        """Whether submitting locks the form: its design's `settings.submit.lock`."""
+        if self.model == "v1":
+            return False
+        settings = self.document["design"].get("settings") or {}
+        return bool((settings.get("submit") or {}).get("lock", False))
+
     def set_status(self, status: FormStatus, updated: str) -> None:
         """Move the form to `status`; a legacy form knows only open and submitted."""
         if self.model == "v1":
@@ -124,6 +134,18 @@ class Issue:
     @property
     def project_key(self) -> str:
         return self.key.rsplit("-", 1)[0]
+
+    @property
+    def status_name(self) -> str | None:
+        """The name of the issue's Jira status, when its `status` field holds one."""
+        status = self.fields.get("status")
+        if isinstance(status, dict):
+            name = status.get("name")
+            return name if isinstance(name, str) else None
+        return status if isinstance(status, str) else None
+
+    def form(self, form_id: int) -> Form | None:
+        return next((form for form in self.forms if form.id == form_id), None)
 
     def add_form(self, template_id: int, document: dict[str, Any]) -> Form:
         """Attach a new form under the next free number; numbers are never reused."""
