@@ -1,4 +1,8 @@
-"""`run_export`: start an export, poll it with growing intervals, download it once, land it."""
+"""`run_export`: start an export (or resume the one in flight), poll it, download it once, land it.
+
+An export's id is recorded in the landing directory right after the start call, so a run that
+crashes or times out while polling resumes that export next time instead of starting another.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from proforma_io.client import ProformaClient
-from proforma_io.errors import ExportFailedError, ExportTimeoutError, truncate
-from proforma_io.landing import CompletedExport, LandedExport, Landing
+from proforma_io.errors import ExportFailedError, ExportTimeoutError, NotFoundError, truncate
+from proforma_io.landing import CompletedExport, InFlightExport, LandedExport, Landing
 from proforma_io.models import ExportFormat, ExportRequest, ExportStatus, export_type_for
 
 logger = logging.getLogger(__name__)
@@ -84,19 +88,21 @@ def run_export(
 ) -> LandedExport:
     """Run one export end to end and return its landed record.
 
-    The file is downloaded exactly once: the server deletes it after the first download.
+    An export recorded in flight for the same request is resumed while the server still knows
+    it; otherwise a new one is started and recorded. The file is downloaded exactly once: the
+    server deletes it after the first download. The deadline counts from this call.
     """
-    started_at = datetime.now(UTC)
     started = clock()
-    status = client.start_export(spec.request())
-    logger.info("Started export %s of %s (%s)", status.id, spec, status.type)
+    flight, status, resumed = _resume_or_start(client, spec, landing)
 
     status, polls = _wait_until_complete(
         client, spec, status, policy, on_progress, sleep, clock, started
     )
-    waited = clock() - started
+    completed_at = datetime.now(UTC)
+    waited = (completed_at - flight.started_at).total_seconds() if resumed else clock() - started
 
     if status.failed:
+        landing.clear_in_flight(spec.project_key, spec.template_id, status.id)
         reason = truncate(status.message or "no reason given")
         raise ExportFailedError(
             f"export {status.id} of {spec} failed on the server: {reason}",
@@ -110,10 +116,12 @@ def run_export(
         export_id=status.id,
         fields=list(spec.fields),
         jql=spec.jql,
-        started_at=started_at,
-        completed_at=datetime.now(UTC),
-        wait_seconds=round(waited, 3),
+        started_at=flight.started_at,
+        completed_at=completed_at,
+        wait_seconds=round(max(waited, 0.0), 3),
         polls=polls,
+        resumed=resumed,
+        replaces=flight.replaces,
     )
 
     landed = landing.receive(
@@ -130,6 +138,69 @@ def run_export(
         waited,
     )
     return landed
+
+
+def _resume_or_start(
+    client: ProformaClient, spec: ExportSpec, landing: Landing
+) -> tuple[InFlightExport, ExportStatus, bool]:
+    """The export in flight for `spec` if the server still knows it, else a new recorded one.
+
+    Returns the in-flight record, the export's current status and whether it was resumed.
+    """
+    previous = landing.in_flight(spec.project_key, spec.template_id)
+    if previous is not None and not _same_request(previous, spec):
+        logger.warning(
+            "Export %s of %s was in flight for another request (type, fields or JQL changed); "
+            "starting a new export instead of resuming it",
+            previous.export_id,
+            spec,
+        )
+    elif previous is not None:
+        try:
+            status = client.export_status(previous.export_id)
+        except NotFoundError:
+            logger.warning(
+                "Export %s of %s, in flight since %s, is unknown to the server (it vanished or "
+                "was downloaded but never landed); starting a new export",
+                previous.export_id,
+                spec,
+                f"{previous.started_at:%Y-%m-%d %H:%M:%S} UTC",
+            )
+        else:
+            logger.info(
+                "Resuming export %s of %s, in flight since %s (%d%% done)",
+                status.id,
+                spec,
+                f"{previous.started_at:%Y-%m-%d %H:%M:%S} UTC",
+                status.progress,
+            )
+            return previous, status, True
+
+    started_at = datetime.now(UTC)
+    status = client.start_export(spec.request())
+    flight = InFlightExport(
+        project_key=spec.project_key,
+        template_id=spec.template_id,
+        format=spec.format,
+        export_type=export_type_for(spec.format),
+        export_id=status.id,
+        fields=list(spec.fields),
+        jql=spec.jql,
+        started_at=started_at,
+        replaces=previous.export_id if previous is not None else None,
+    )
+    landing.record_in_flight(flight)
+    logger.info("Started export %s of %s (%s)", status.id, spec, status.type)
+    return flight, status, False
+
+
+def _same_request(flight: InFlightExport, spec: ExportSpec) -> bool:
+    """Whether the recorded export asked for what `spec` asks for."""
+    return (
+        flight.export_type == export_type_for(spec.format)
+        and flight.fields == list(spec.fields)
+        and flight.jql == spec.jql
+    )
 
 
 def _wait_until_complete(
@@ -152,8 +223,8 @@ def _wait_until_complete(
         elapsed = clock() - started
         remaining = policy.deadline_seconds - elapsed
         if remaining <= 0:
-            # Limitation: the API has no cancel call, so the export keeps running on the
-            # server after this deadline; its file stays there until the server expires it.
+            # The export stays recorded in flight, so the next attempt resumes it rather than
+            # starting another; the API has no call to cancel it.
             raise ExportTimeoutError(
                 f"export {status.id} of {spec} did not complete within "
                 f"{policy.deadline_seconds:g} s: {status.progress}% done after {polls} polls"

@@ -1,8 +1,9 @@
 """`Landing`: the landing directory where export files arrive whole, with their manifests.
 
 Layout (see docs/architecture.md):
-`<root>/<PROJECT>/<template_id>/<export_id>/<file>`, `.../<export_id>/manifest.json` and
-`<root>/<PROJECT>/<template_id>/latest.json`, a copy of the newest manifest.
+`<root>/<PROJECT>/<template_id>/<export_id>/<file>`, `.../<export_id>/manifest.json`,
+`<root>/<PROJECT>/<template_id>/latest.json`, a copy of the newest manifest, and
+`<root>/<PROJECT>/<template_id>/in_flight.json` while an export is started but not yet landed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import tempfile
@@ -26,10 +28,13 @@ from proforma_io.models import ExportFormat, ExportType
 
 MANIFEST = "manifest.json"
 LATEST = "latest.json"
+IN_FLIGHT = "in_flight.json"
 HASH_CHUNK = 1024 * 1024
 MAX_NAME_LENGTH = 200
 
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+
+logger = logging.getLogger(__name__)
 
 
 class CompletedExport(BaseModel):
@@ -46,6 +51,26 @@ class CompletedExport(BaseModel):
     completed_at: datetime
     wait_seconds: float
     polls: int
+    resumed: bool = False
+    replaces: str | None = None
+
+
+class InFlightExport(BaseModel):
+    """An export the server started that has not landed yet: enough to resume it after a crash.
+
+    `replaces` names the in-flight export this one was started instead of, when the server no
+    longer knew that one (it vanished, or its file was downloaded but never landed).
+    """
+
+    project_key: str
+    template_id: int
+    format: ExportFormat
+    export_type: ExportType
+    export_id: str
+    fields: list[str] = []
+    jql: str | None = None
+    started_at: datetime
+    replaces: str | None = None
 
 
 class LandedExport(CompletedExport):
@@ -98,7 +123,53 @@ class Landing:
         manifest = landed.model_dump_json(indent=2)
         _replace_text(folder / MANIFEST, manifest)
         _replace_text(folder.parent / LATEST, manifest)
+        self.clear_in_flight(export.project_key, export.template_id, export.export_id)
         return landed
+
+    def record_in_flight(self, export: InFlightExport) -> Path:
+        """Record, atomically, that `export` was started and is not landed yet."""
+        folder = self.template_dir(export.project_key, export.template_id)
+        _segment(export.export_id, "export id")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / IN_FLIGHT
+        _replace_text(path, export.model_dump_json(indent=2))
+        return path
+
+    def in_flight(self, project_key: str, template_id: int) -> InFlightExport | None:
+        """The export of a template recorded as started but not landed, if any.
+
+        An unreadable record is ignored with a warning: the worst it costs is one new export.
+        """
+        path = self.template_dir(project_key, template_id) / IN_FLIGHT
+        try:
+            record = InFlightExport.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValidationError) as exc:
+            logger.warning("Ignoring the unreadable in-flight record %s: %s", path, exc)
+            return None
+
+        if (record.project_key, record.template_id) != (project_key, template_id):
+            logger.warning(
+                "Ignoring the in-flight record %s: it names %s template %d, expected %s "
+                "template %d.",
+                path,
+                record.project_key,
+                record.template_id,
+                project_key,
+                template_id,
+            )
+            return None
+        return record
+
+    def clear_in_flight(self, project_key: str, template_id: int, export_id: str) -> None:
+        """Remove the in-flight record of a template if it names `export_id`."""
+        record = self.in_flight(project_key, template_id)
+        if record is None or record.export_id != export_id:
+            return
+        path = self.template_dir(project_key, template_id) / IN_FLIGHT
+        path.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
 
     def latest(self, project_key: str, template_id: int) -> LandedExport:
         """The newest landed export of a template, checked against its file's size and sha256."""

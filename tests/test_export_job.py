@@ -1,4 +1,4 @@
-"""run_export against the sandbox over real HTTP: start, poll, download once, land."""
+"""run_export against the sandbox over real HTTP: start or resume, poll, download once, land."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from proforma_io.auth import BasicCredentials
 from proforma_io.client import ProformaClient
 from proforma_io.errors import ExportFailedError, ExportTimeoutError, NotFoundError
 from proforma_io.export_job import ExportSpec, PollPolicy, run_export
-from proforma_io.landing import Landing
+from proforma_io.landing import InFlightExport, Landing
 from proforma_io.models import ExportStatus
 from proforma_io.sandbox import Sandbox, SandboxData
 
@@ -126,7 +127,7 @@ def test_failed_export_raises_with_the_server_message(
     assert error.server_message and error.server_message.startswith("Error in the JQL")
     assert str(error).startswith("export responses-json-HR-3")
     assert f"of HR template 3 failed on the server: {error.server_message}" in str(error)
-    assert not (landing.root / "HR").exists()
+    assert list(landing.template_dir("HR", 3).iterdir()) == []
 
 
 def test_deadline_shorter_than_the_export_raises_timeout_without_downloading(
@@ -141,7 +142,9 @@ def test_deadline_shorter_than_the_export_raises_timeout_without_downloading(
     assert message.startswith(f"export {export_id} of HR template 3 did not complete within 0.1 s")
     assert export_id.startswith("responses-json-HR-3")
     assert export_id not in sandbox.stats.downloads
-    assert not (landing.root / "HR").exists()
+    assert [path.name for path in landing.template_dir("HR", 3).iterdir()] == ["in_flight.json"]
+    recorded = landing.in_flight("HR", 3)
+    assert recorded is not None and recorded.export_id == export_id
 
 
 def test_poll_intervals_grow_by_the_multiplier_up_to_the_cap(
@@ -207,3 +210,118 @@ def test_poll_policy_rejects_intervals_that_cannot_grow_or_end() -> None:
         PollPolicy(multiplier=0.5)
     with pytest.raises(ValueError, match="deadline"):
         PollPolicy(deadline_seconds=0)
+
+
+SLOW_SANDBOX_DEADLINE = PollPolicy(initial_interval=0.02, max_interval=0.02, deadline_seconds=0.05)
+
+
+def in_flight_record(export_id: str, **changes: object) -> InFlightExport:
+    fields: dict[str, object] = {
+        "project_key": "HR",
+        "template_id": 3,
+        "format": "json",
+        "export_type": "responses-json",
+        "export_id": export_id,
+        "started_at": datetime.now(UTC),
+    }
+    return InFlightExport.model_validate({**fields, **changes})
+
+
+def test_export_id_is_recorded_in_flight_before_the_first_poll(
+    client: ProformaClient, landing: Landing
+) -> None:
+    recorded: list[InFlightExport | None] = []
+
+    def look(status: ExportStatus) -> None:
+        if not recorded:
+            recorded.append(landing.in_flight("HR", 3))
+
+    landed = run_export(client, HR, landing, policy=FAST, on_progress=look)
+
+    assert recorded[0] is not None
+    assert recorded[0].export_id == landed.export_id
+    assert recorded[0].export_type == "responses-json"
+    assert landing.in_flight("HR", 3) is None
+    assert not (landing.template_dir("HR", 3) / "in_flight.json").exists()
+
+
+def test_export_interrupted_while_polling_is_resumed_instead_of_started_again(
+    client: ProformaClient, sandbox: Sandbox, landing: Landing
+) -> None:
+    with pytest.raises(ExportTimeoutError):
+        run_export(client, HR, landing, policy=SLOW_SANDBOX_DEADLINE)
+    interrupted = landing.in_flight("HR", 3)
+    assert interrupted is not None
+    started_before = len(sandbox.stats.exports_started)
+
+    landed = run_export(client, HR, landing, policy=FAST)
+
+    assert len(sandbox.stats.exports_started) == started_before
+    assert landed.export_id == interrupted.export_id
+    assert sandbox.stats.downloads[landed.export_id] == 1
+    assert landed.resumed is True and landed.replaces is None
+    assert landed.started_at == interrupted.started_at
+    assert landed.wait_seconds >= 0.3
+    assert landing.in_flight("HR", 3) is None
+    manifest = json.loads((landed.path.parent / "manifest.json").read_text())
+    assert manifest["resumed"] is True
+    assert json.loads(landed.path.read_bytes())
+
+
+def test_export_downloaded_but_never_landed_is_replaced_by_a_new_one_and_says_so(
+    client: ProformaClient,
+    sandbox: Sandbox,
+    landing: Landing,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="proforma_io.export_job")
+    lost = run_export(client, HR, Landing(landing.root.parent / "elsewhere"), policy=FAST)
+    landing.record_in_flight(in_flight_record(lost.export_id))
+    started_before = len(sandbox.stats.exports_started)
+
+    landed = run_export(client, HR, landing, policy=FAST)
+
+    assert len(sandbox.stats.exports_started) == started_before + 1
+    assert landed.export_id != lost.export_id
+    assert landed.resumed is False and landed.replaces == lost.export_id
+    assert sandbox.stats.downloads[lost.export_id] == 1
+    assert sandbox.stats.downloads[landed.export_id] == 1
+    assert landing.in_flight("HR", 3) is None
+    warning = caplog.records[-1].getMessage()
+    assert warning.startswith(f"Export {lost.export_id} of HR template 3, in flight since ")
+    assert "is unknown to the server" in warning and "starting a new export" in warning
+
+
+def test_new_export_replacing_a_vanished_one_records_what_it_replaces(
+    client: ProformaClient, landing: Landing
+) -> None:
+    landing.record_in_flight(in_flight_record("responses-json-HR-3-1"))
+    recorded: list[InFlightExport | None] = []
+
+    def look(status: ExportStatus) -> None:
+        if not recorded:
+            recorded.append(landing.in_flight("HR", 3))
+
+    landed = run_export(client, HR, landing, policy=FAST, on_progress=look)
+
+    assert recorded[0] is not None
+    assert recorded[0].export_id == landed.export_id
+    assert recorded[0].replaces == "responses-json-HR-3-1"
+
+
+def test_export_in_flight_for_other_fields_is_not_resumed(
+    client: ProformaClient, sandbox: Sandbox, landing: Landing
+) -> None:
+    with pytest.raises(ExportTimeoutError):
+        run_export(client, HR, landing, policy=SLOW_SANDBOX_DEADLINE)
+    interrupted = landing.in_flight("HR", 3)
+    assert interrupted is not None
+    polls_before = sandbox.stats.status_polls.get(interrupted.export_id, 0)
+    with_fields = ExportSpec(project_key="HR", template_id=3, format="json", fields=("summary",))
+
+    landed = run_export(client, with_fields, landing, policy=FAST)
+
+    assert landed.export_id != interrupted.export_id
+    assert landed.replaces == interrupted.export_id
+    assert sandbox.stats.status_polls.get(interrupted.export_id, 0) == polls_before
+    assert landed.fields == ["summary"]

@@ -11,7 +11,13 @@ from typing import BinaryIO
 import pytest
 
 from proforma_io.errors import LandingError
-from proforma_io.landing import CompletedExport, LandedExport, Landing, safe_file_name
+from proforma_io.landing import (
+    CompletedExport,
+    InFlightExport,
+    LandedExport,
+    Landing,
+    safe_file_name,
+)
 
 CONTENT = b'{"responses": []}\n' * 1000
 
@@ -248,3 +254,71 @@ def test_manifest_round_trips_as_json(tmp_path: Path) -> None:
     again = LandedExport.model_validate_json(landed.model_dump_json())
 
     assert again == landed
+
+
+def flight(
+    export_id: str = "responses-json-HR-3-1700000000", template_id: int = 3
+) -> InFlightExport:
+    return InFlightExport(
+        project_key="HR",
+        template_id=template_id,
+        format="json",
+        export_type="responses-json",
+        export_id=export_id,
+        fields=["summary"],
+        started_at=datetime(2026, 5, 1, 8, 0, tzinfo=UTC),
+    )
+
+
+def test_in_flight_record_reads_back_until_that_export_lands(tmp_path: Path) -> None:
+    landing = Landing(tmp_path)
+
+    path = landing.record_in_flight(flight())
+    recorded = landing.in_flight("HR", 3)
+    landing.receive(completed(), "ProForma-HR-form-3.json", writer(CONTENT))
+
+    assert path == tmp_path / "HR" / "3" / "in_flight.json"
+    assert recorded == flight()
+    assert landing.in_flight("HR", 3) is None
+    assert not path.exists()
+
+
+def test_landing_another_export_keeps_the_in_flight_record(tmp_path: Path) -> None:
+    landing = Landing(tmp_path)
+    landing.record_in_flight(flight("responses-json-HR-3-1700000099"))
+
+    landing.receive(completed(), "ProForma-HR-form-3.json", writer(CONTENT))
+
+    recorded = landing.in_flight("HR", 3)
+    assert recorded is not None and recorded.export_id == "responses-json-HR-3-1700000099"
+
+
+def test_unreadable_in_flight_record_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    landing = Landing(tmp_path)
+    path = landing.record_in_flight(flight())
+    path.write_text("{not json")
+
+    assert landing.in_flight("HR", 3) is None
+    assert (
+        caplog.records[-1]
+        .getMessage()
+        .startswith(f"Ignoring the unreadable in-flight record {path}: ")
+    )
+
+
+def test_in_flight_record_of_another_template_is_ignored(tmp_path: Path) -> None:
+    landing = Landing(tmp_path)
+    other = landing.record_in_flight(flight(template_id=4))
+    target = landing.template_dir("HR", 3) / "in_flight.json"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(other.read_bytes())
+
+    assert landing.in_flight("HR", 3) is None
+    assert landing.in_flight("HR", 4) == flight(template_id=4)
+
+
+def test_in_flight_export_id_that_would_escape_the_root_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(LandingError, match="export id '../x' cannot name a landing folder"):
+        Landing(tmp_path).record_in_flight(flight("../x"))
