@@ -145,6 +145,43 @@ class ScheduleSettings(_Strict):
         return value
 
 
+# Column-name patterns whose values the Dagster previews hide: people's names and ids, e-mail
+# addresses, phone numbers, free-text summaries and descriptions.
+DEFAULT_MASKED_COLUMNS = (
+    "*name*",
+    "*email*",
+    "*e_mail*",
+    "*phone*",
+    "*mobile*",
+    "*address*",
+    "*user*",
+    "*manager*",
+    "*reporter*",
+    "*assignee*",
+    "*summary*",
+    "*description*",
+)
+
+
+class OperationsSettings(_Strict):
+    """How the Dagster code location runs the loads: pools, retries, freshness and previews."""
+
+    export_pool_limit: Annotated[int, Field(ge=1)] = 2
+    export_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    export_retry_delay_seconds: Annotated[float, Field(ge=0)] = 30.0
+    freshness_grace_minutes: Annotated[int, Field(ge=1)] = 120
+    preview_rows: Annotated[int, Field(ge=0, le=50)] = 5
+    masked_columns: tuple[str, ...] = DEFAULT_MASKED_COLUMNS
+
+    @field_validator("masked_columns")
+    @classmethod
+    def _check_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        blank = [pattern for pattern in value if not pattern.strip()]
+        if blank:
+            raise ValueError("expected column names or glob patterns such as '*email*', got ''")
+        return tuple(pattern.strip().lower() for pattern in value)
+
+
 class Settings(_Strict):
     """The whole configuration file."""
 
@@ -155,6 +192,7 @@ class Settings(_Strict):
     warehouse: WarehouseSettings = WarehouseSettings()
     polling: PollingSettings = PollingSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    operations: OperationsSettings = OperationsSettings()
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")
