@@ -1,4 +1,8 @@
-"""`ProformaClient`: ProForma's export calls over httpx (start, status, streamed download)."""
+"""`ProformaClient`: ProForma's Customer API over httpx.
+
+The export calls (start, status, streamed download) live here; the form operations on issues
+come from `FormOperations` and share this client's connection pool, error mapping and logging.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from proforma_io.errors import (
     ServerError,
     truncate,
 )
+from proforma_io.form_operations import FormOperations
 from proforma_io.models import ApiErrorBody, ExportRequest, ExportStatus
 
 logger = logging.getLogger(__name__)
@@ -45,13 +50,14 @@ API_PATH = "/rest/proforma/1"
 CHUNK_SIZE = 64 * 1024
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_PORTS = {"http": 80, "https": 443}
+EXPORT_NOT_FOUND_HINT = " (an unknown export id, or its file was already downloaded)"
 
 
-class ProformaClient:
+class ProformaClient(FormOperations):
     """A client of ProForma's Customer API under a Jira base URL (context path allowed).
 
-    Status calls are retried on connection errors, 429 and 5xx; starting an export and
-    downloading its file are not, since neither may safely happen twice.
+    Status calls are retried on connection errors, 429 and 5xx; starting an export,
+    downloading its file and the form operations are not, since none may safely happen twice.
     """
 
     def __init__(
@@ -165,17 +171,26 @@ class ProformaClient:
         return url
 
     def _send(
-        self, operation: str, method: str, path: str, *, json: object | None = None
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        json: object | None = None,
+        params: dict[str, str] | None = None,
     ) -> httpx.Response:
         started = time.perf_counter()
         url = self.api_root.join(path)
         try:
-            response = self._http.request(method, url, json=json)
+            response = self._http.request(method, url, json=json, params=params)
         except httpx.RequestError as exc:
             self._log_call(method, url, None, started)
             raise ApiConnectionError(f"{operation} failed: {_describe(exc)}") from exc
         self._log_call(method, url, response.status_code, started)
         return response
+
+    def _check_form_answer(self, operation: str, response: httpx.Response) -> None:
+        _raise_for_status(operation, response, not_found_hint="")
 
     def _parse_status(self, operation: str, response: httpx.Response) -> ExportStatus:
         _raise_for_status(operation, response)
@@ -230,8 +245,10 @@ def _copy_body(operation: str, response: httpx.Response, dest: BinaryIO) -> int:
     return written
 
 
-def _raise_for_status(operation: str, response: httpx.Response) -> None:
-    """Turn an error answer into the matching error of the tree."""
+def _raise_for_status(
+    operation: str, response: httpx.Response, not_found_hint: str = EXPORT_NOT_FOUND_HINT
+) -> None:
+    """Turn an error answer into the matching error of the tree; a 404 gets `not_found_hint`."""
     if response.is_success:
         return
 
@@ -246,7 +263,7 @@ def _raise_for_status(operation: str, response: httpx.Response) -> None:
     message = f"{operation} {verb} ({code})"
     if server_message:
         message += f": {server_message}"
-    message += _hint(status, message)
+    message += _hint(status, message, not_found_hint)
     raise error_class(
         message, status_code=status, error=error, server_message=server_message or None
     )
@@ -283,11 +300,11 @@ def _error_class(status: int, error: str | None) -> type[ApiError]:
     return by_status.get(status, ApiError)
 
 
-def _hint(status: int, message: str) -> str:
+def _hint(status: int, message: str, not_found_hint: str) -> str:
     if status == 401:
         return "; check the user name and password or the token"
     if status == 404 and "downloaded" not in message:
-        return " (an unknown export id, or its file was already downloaded)"
+        return not_found_hint
     return ""
 
 

@@ -124,3 +124,7 @@ class LakeError(ProformaError):
 
 class SandboxError(ProformaError):
     """The sandbox server could not start, for example because its port is taken."""
+
+
+class FormArgumentError(ProformaError, ValueError):
+    """A form operation was given an invalid issue key, form id or option; nothing was sent."""
