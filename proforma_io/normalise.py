@@ -34,6 +34,7 @@ from proforma_io.tables import NormalisedExport
 from proforma_io.typed_frames import transpose, typed_frame
 from proforma_io.wide import (
     default_wide_table,
+    identity,
     question_catalogue,
     wide_cell,
     wide_column_names,
@@ -166,9 +167,11 @@ class _AnswerRows:
 def _answer_rows(
     responses: Sequence[FormResponse], response_ids: list[str], catalogue: list[Question]
 ) -> tuple[dict[str, Sequence[Any]], list[dict[str, Any]]]:
-    """The answers table's columns, and per response its wide-table cell per question id."""
-    known = {question.id: question for question in catalogue}
-    kinds = {question.id: value_kind(question.type) for question in catalogue}
+    """The answers table's columns, and per response its wide-table cell per identity."""
+    known: dict[str, Question] = {}
+    for question in catalogue:
+        known.setdefault(question.id, question)
+    kinds = {identity(question): value_kind(question.type) for question in catalogue}
     own_designs: dict[int, dict[str, Question]] = {}
     rows = _AnswerRows()
     cells: list[dict[str, Any]] = []
@@ -185,8 +188,9 @@ def _answer_rows(
             question = design.get(qid) or known.get(qid) or Question(id=qid, type="", label="")
             values = answer_values(question, response.answers[qid])
             rows.add(index, question, values)
-            if qid in kinds:
-                row_cells[qid] = wide_cell(kinds[qid], values)
+            key = identity(question)
+            if key in kinds:
+                row_cells[key] = wide_cell(kinds[key], values)
         cells.append(row_cells)
     return rows.columns(responses, response_ids), cells
 
@@ -272,6 +276,6 @@ def _questions_frame(
         "position": list(range(1, len(catalogue) + 1)),
         "jira_field": [q.jira_field for q in catalogue],
         "wide_table": [table] * len(catalogue),
-        "wide_column": [columns[q.id] for q in catalogue],
+        "wide_column": [columns[identity(q)] for q in catalogue],
     }
     return typed_frame(schema.QUESTIONS_SCHEMA, frame_columns, constants)

@@ -1,6 +1,8 @@
 """The wide table of an export: which questions it has, what their columns are called, its rows.
 
-Naming and ordering follow docs/architecture.md, "Canonical tables".
+A wide column belongs to a question's identity: its question key when set, else its question id,
+so a relabelled question keeps its column and a question recreated with the same key takes the
+old one's. Naming and ordering follow docs/architecture.md, "Canonical tables".
 """
 
 from __future__ import annotations
@@ -34,8 +36,23 @@ def default_wide_table(project_key: str, template_id: int) -> str:
     return f"form_{snake(project_key) or 'project'}_{template_id}"
 
 
+def question_identity(question_id: str | None, question_key: str | None) -> str | None:
+    """What a wide column follows: `key:<question key>` when set, else `id:<question id>`."""
+    if question_key:
+        return f"key:{question_key}"
+    return f"id:{question_id}" if question_id else None
+
+
+# Limitation: XLSX exports carry no question ids; without a design the reader numbers questions
+# by column position, so a question inserted before others gives the later ones new identities
+# (new columns) in the wide table. JSON exports, or XLSX read with a design, keep identities.
+def identity(question: Question) -> str:
+    """The identity of a parsed question (its id is never empty)."""
+    return question_identity(question.id, question.key) or f"id:{question.id}"
+
+
 def question_catalogue(responses: Iterable[FormResponse]) -> list[Question]:
-    """Every question of the export: the newest design's in its order, then older-only ones."""
+    """One question per identity: the newest design's in its order, then older-only ones."""
     designs: dict[int, tuple[Question, ...]] = {}
     newest_first = sorted(
         responses,
@@ -48,12 +65,12 @@ def question_catalogue(responses: Iterable[FormResponse]) -> list[Question]:
     catalogue: dict[str, Question] = {}
     for questions in designs.values():
         for question in questions:
-            catalogue.setdefault(question.id, question)
+            catalogue.setdefault(identity(question), question)
     return list(catalogue.values())
 
 
 def wide_column_names(questions: Sequence[Question]) -> dict[str, str]:
-    """A unique, safe wide-table column name per question id."""
+    """A unique, safe wide-table column name per question identity."""
     used = set(schema.WIDE_KEY_SCHEMA.names)
     names: dict[str, str] = {}
     for question in questions:
@@ -63,7 +80,7 @@ def wide_column_names(questions: Sequence[Question]) -> dict[str, str]:
         )
         if base[0].isdigit():
             base = f"q_{base}"[:COLUMN_LIMIT].rstrip("_")
-        names[question.id] = unique_name(base, used)
+        names[identity(question)] = unique_name(base, used)
     return names
 
 
@@ -111,7 +128,7 @@ def wide_frame(
     cells: list[dict[str, Any]],
     constants: dict[str, Any],
 ) -> pd.DataFrame:
-    """The wide table: key columns, then one typed column per question."""
+    """The wide table: key columns, then one typed column per question (cells by identity)."""
     keys: dict[str, list[Any]] = {
         "response_id": response_ids,
         "issue_key": [r.issue_key for r in responses],
@@ -124,7 +141,8 @@ def wide_frame(
     fields = list(schema.WIDE_KEY_SCHEMA)
     values: dict[str, list[Any]] = dict(keys)
     for question in catalogue:
-        name = columns[question.id]
+        key = identity(question)
+        name = columns[key]
         fields.append(pa.field(name, _WIDE_TYPES.get(value_kind(question.type), pa.string())))
-        values[name] = [row.get(question.id) for row in cells]
+        values[name] = [row.get(key) for row in cells]
     return typed_frame(pa.schema(fields), values, constants)

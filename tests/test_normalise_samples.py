@@ -582,6 +582,26 @@ def test_newest_design_orders_questions_then_older_only_questions() -> None:
     assert [(r["dropped"], r["c"]) for r in wide] == [("x", None), (None, 7.0)]
 
 
+def test_wide_columns_follow_the_question_key_then_the_question_id() -> None:
+    old = (Question("3", "ts", "Dept", key="dept"),)
+    new = (Question("9", "ts", "Department", key="dept"), Question("3", "ts", "Room"))
+    older = response(old, {"3": Answer(text="HR")}, form_id=1, updated=LOADED_AT)
+    answers = {"9": Answer(text="IT"), "3": Answer(text="B12")}
+    newer = response(new, answers, form_id=2, updated=LOADED_AT + dt.timedelta(1))
+
+    export = normalise(older, newer)
+
+    wide = records(export.wide)
+    assert list(export.wide.columns)[len(schema.WIDE_KEY_SCHEMA) :] == ["department", "room"]
+    assert [(r["department"], r["room"]) for r in wide] == [("HR", None), ("IT", "B12")]
+    questions = records(export.core[schema.QUESTIONS])
+    assert values(questions, "question_id", "question_key", "label", "wide_column") == [
+        ("9", "dept", "Department", "department"),
+        ("3", None, "Room", "room"),
+    ]
+    assert values(answer(export, "T-1/1", "Dept"), "question_id", "value_text") == [("3", "HR")]
+
+
 def test_requested_template_id_is_used_for_every_row() -> None:
     questions = (Question("1", "ts", "Q"),)
     stray = response(questions, {"1": Answer(text="a")}, template_id=99, fields={"summary": "s"})
