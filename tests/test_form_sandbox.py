@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from proforma_io.sandbox import Form, Sandbox, SandboxData
 
 API = "/rest/proforma/1"
-USERS = {name: (name, name) for name in ("admin", "lead", "agent", "viewer")}
+USERS = {name: (name, name) for name in ("admin", "lead", "agent", "viewer", "exporter")}
 
 
 @pytest.fixture(scope="module")

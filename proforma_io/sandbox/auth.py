@@ -30,13 +30,15 @@ class SandboxUser:
         return permission in self.permissions
 
 
-# Each user's password is its name. Together they cover every permission check of the API:
-# only admin may export, lead may also unlock, agent may change forms, viewer may only read.
+# Each user's password is its name. Together they meet every permission check of the API: admin
+# may do everything, lead everything but export, agent may change forms but not unlock them,
+# viewer may only read, and exporter (a pipeline's service account) may only export.
 DEFAULT_USERS = (
     SandboxUser("admin", "admin", ALL_PERMISSIONS, (ADMIN_TOKEN,)),
     SandboxUser("lead", "lead", frozenset({BROWSE_PROJECTS, EDIT_ISSUES, ADMINISTER_PROJECTS})),
     SandboxUser("agent", "agent", frozenset({BROWSE_PROJECTS, EDIT_ISSUES})),
     SandboxUser("viewer", "viewer", frozenset({BROWSE_PROJECTS})),
+    SandboxUser("exporter", "exporter", frozenset({EXPORT_ALL_DATA})),
 )
 
 
