@@ -359,3 +359,75 @@ def test_openpyxl_parses_with_defusedxml() -> None:
 
     assert openpyxl.DEFUSEDXML is True
     assert functions.iterparse.__module__.startswith("defusedxml")
+
+
+def test_reading_never_loads_openpyxl() -> None:
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from proforma_io.readers import read_xlsx_export\n"
+        "responses = read_xlsx_export(Path(sys.argv[1]))\n"
+        "print(len(responses), 'openpyxl' in sys.modules)\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(XLSX)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert result.stdout.split() == ["4", "False"]
+
+
+def test_cell_positions_count_from_a1_around_an_empty_first_column(tmp_path: Path) -> None:
+    path = write_sheet(
+        tmp_path / "offset.xlsx",
+        [[None, *LEADING, "Q"], [None, *row("A-1", "Open", "x")], [None, *row("A-2", "Maybe")]],
+    )
+
+    with pytest.raises(ExportFileError, match="Maybe") as caught:
+        read_xlsx_export(path)
+
+    assert caught.value.where == "cell D3"
+
+
+def test_time_cells_and_serial_numbers_are_read_as_times(tmp_path: Path) -> None:
+    path = write_sheet(
+        tmp_path / "times.xlsx",
+        [
+            [*LEADING, "Clock", "Shift length"],
+            ["A-1", "Form", "Open", 46023.75, dt.time(7, 5), dt.timedelta(hours=8, minutes=30)],
+            ["A-2", "Form", "Open", 46024.0, dt.time(17, 45, 30), None],
+        ],
+    )
+
+    responses = read_xlsx_export(path)
+
+    assert [r.updated for r in responses] == [
+        dt.datetime(2026, 1, 1, 18, 0, tzinfo=UTC),
+        dt.datetime(2026, 1, 2, 0, 0, tzinfo=UTC),
+    ]
+    assert [q.type for q in responses[0].questions] == ["ti", "ti"]
+    assert [r.answers["1"].time for r in responses] == [dt.time(7, 5), dt.time(17, 45, 30)]
+    assert responses[0].answers["2"].time == dt.time(8, 30)
+
+
+def test_field_cells_keep_whole_numbers_as_integers_and_empty_as_none(tmp_path: Path) -> None:
+    path = write_sheet(
+        tmp_path / "fields.xlsx",
+        [
+            [*LEADING, "Story Points", "Due", "Summary"],
+            row("A-1", "Open", 8, dt.date(2026, 7, 1), "Fix it"),
+            row("A-2", "Open", 2.5, None, None),
+        ],
+    )
+
+    responses = read_xlsx_export(path, fields=["customfield_10012", "duedate", "summary"])
+
+    assert [r.fields for r in responses] == [
+        {"customfield_10012": 8, "duedate": "2026-07-01", "summary": "Fix it"},
+        {"customfield_10012": 2.5, "duedate": None, "summary": None},
+    ]
+    assert isinstance(responses[0].fields["customfield_10012"], int)
