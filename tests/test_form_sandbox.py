@@ -482,3 +482,16 @@ def test_missing_or_wrong_credentials_get_401_without_a_body(
         assert answer.status_code == 401
         assert answer.content == b""
         assert answer.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_pdf_shows_characters_its_font_lacks_as_question_marks(
+    api: httpx.Client, sandbox: Sandbox
+) -> None:
+    form_id = add(api, "HR-106", 3)["id"]
+    stored_form(sandbox, "HR-106", form_id).document["state"]["answers"] = {
+        "1": {"text": "山田 太郎 (Yamada)"}
+    }
+
+    text = pdf_text(api.get(f"/issue/HR-106/form/{form_id}/pdf").content)
+
+    assert "Employee name\n?? ?? (Yamada)" in text

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import TTFFont
 
 from proforma_io.sandbox.form_text import Line, form_lines
 from proforma_io.sandbox.store import Form, Issue
@@ -120,15 +121,18 @@ class _Document:
         self.pdf.set_font(self.family, style if style in self.styles else "", size)
 
     def _text(self, text: str) -> str:
-        if self.family == FAMILY:
-            return text
-        return text.replace("·", "-").encode("latin-1", "replace").decode("latin-1")
+        """The text with characters the font cannot draw shown as "?"."""
+        if self.family != FAMILY:
+            return text.replace("·", "-").encode("latin-1", "replace").decode("latin-1")
+        font = self.pdf.fonts[FAMILY.lower()]
+        drawable = font.cmap if isinstance(font, TTFFont) else {}
+        return "".join(c if ord(c) in drawable or c in "\n\t" else "?" for c in text)
 
 
 def _fonts(pdf: FPDF) -> tuple[str, set[str]]:
     """The font family to write with and the styles it has."""
-    # Limitation: DejaVu Sans has no CJK glyphs, so names such as 山田 太郎 are left out of the
-    # drawn text; without DejaVu at all, text outside Latin-1 shows as "?".
+    # Limitation: DejaVu Sans has no CJK glyphs, so names such as 山田 太郎 show as "?" in the
+    # document, as does all text outside Latin-1 on a system without DejaVu.
     for folder in FONT_DIRS:
         if not (folder / FONT_FILES[""]).is_file():
             continue

@@ -1,0 +1,52 @@
+"""`proforma sandbox`: serve a ProForma-compatible API on this machine until Ctrl-C."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from proforma_io.cli.common import err, guarded
+
+
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    context_path: Annotated[str, typer.Option(help="Jira context path, e.g. /jira.")] = "/jira",
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 42,
+    issues: Annotated[int, typer.Option(help="Generated issues per project.")] = 40,
+    replay: Annotated[
+        Path | None,
+        typer.Option(help="Folder of *.responses.json/.xlsx export files to serve as well."),
+    ] = None,
+    export_seconds: Annotated[float, typer.Option(help="How long an export takes.")] = 2.0,
+) -> None:
+    """Serve a ProForma-compatible API with generated (and replayed) data until Ctrl-C.
+
+    Projects: HR (business), ITSD (service desk: forms may be external) and OPS (software).
+    Templates: HR 3 and OPS 8 move their issue on submit; OPS 8 locks on submit; OPS 7 is a
+    legacy form.
+
+    \b
+    Users (password = name) and what they may do:
+      admin     everything; also bearer token sandbox-admin-token
+      lead      browse, edit, administer projects (unlock); no export
+      agent     browse and edit (add, copy, submit, reopen, visibility, PDF)
+      viewer    browse only (PDF)
+      exporter  ProForma: Export All Data only
+
+    \b
+    Try it:
+      proforma sandbox &
+      export PROFORMA_JIRA_URL=http://127.0.0.1:8080/jira PROFORMA_USERNAME=admin
+      export PROFORMA_PASSWORD=admin
+      proforma form add HR-101 3 && proforma export run HR 3
+    """
+    from proforma_io.sandbox import SandboxData, serve
+
+    data = SandboxData.generated(seed=seed, issues_per_project=issues)
+    if replay is not None:
+        data = data.merge(guarded(lambda: SandboxData.from_folder(replay)))
+    err.print(f"Serving the ProForma sandbox at http://{host}:{port}{context_path} (Ctrl-C stops).")
+    serve(host, port, context_path, data, export_seconds)
