@@ -270,11 +270,28 @@ def test_a_form_submitted_through_the_api_is_submitted_in_the_next_export(
     assert after[form_id]["fields"]["status"] == {"name": "Done"}
 
 
-def exported_forms(api: httpx.Client, issue_key: str) -> dict[int, dict[str, Any]]:
+def test_a_copy_onto_another_projects_issue_joins_none_of_its_exports(
+    api: httpx.Client,
+) -> None:
+    copied = api.post("/issue/OPS-101/form/1/copy/HR-107").json()
+    same_project = api.post("/issue/OPS-101/form/1/copy/OPS-107").json()
+
+    hr_forms = exported_forms(api, "HR-107")
+    ops_forms = exported_forms(api, "OPS-107", template_id=7)
+
+    assert copied["templateFormId"] is None
+    assert copied["id"] not in hr_forms
+    assert same_project["templateFormId"] == 7
+    assert same_project["id"] in ops_forms
+
+
+def exported_forms(
+    api: httpx.Client, issue_key: str, template_id: int = 3
+) -> dict[int, dict[str, Any]]:
     body = {
         "type": "responses-json",
         "projectKey": issue_key.split("-")[0],
-        "templateFormId": 3,
+        "templateFormId": template_id,
         "fields": ["status"],
         "jql": f"key = {issue_key}",
     }

@@ -43,10 +43,12 @@ def sandbox(
       export PROFORMA_PASSWORD=admin
       proforma form add HR-101 3 && proforma export run HR 3
     """
-    from proforma_io.sandbox import SandboxData, serve
+    from proforma_io.sandbox import DEFAULT_USERS, SandboxData, serve
+    from proforma_io.sandbox.auth import describe_users
 
     data = SandboxData.generated(seed=seed, issues_per_project=issues)
     if replay is not None:
         data = data.merge(guarded(lambda: SandboxData.from_folder(replay)))
     err.print(f"Serving the ProForma sandbox at http://{host}:{port}{context_path} (Ctrl-C stops).")
+    err.print("Users (password = name):", *describe_users(DEFAULT_USERS), sep="\n  ", soft_wrap=True)
     serve(host, port, context_path, data, export_seconds)

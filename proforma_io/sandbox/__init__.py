@@ -1,4 +1,7 @@
-"""A ProForma-compatible HTTP server: the Export API over generated or replayed data.
+"""A ProForma-compatible HTTP server: the Customer API over generated or replayed data.
+
+The Export API and the form operations on issues (add, copy, submit, reopen, unlock, PDF,
+visibility), with the form life cycle and the permissions of each operation.
 
 ```python
 sandbox = Sandbox(SandboxData.generated(seed=42), context_path="/jira")
@@ -6,8 +9,9 @@ with sandbox.running():
     client = ProformaClient(sandbox.base_url, ...)
 ```
 
-Users: `admin`/`admin` and the token `sandbox-admin-token` may export; `agent`/`agent` may
-browse and edit but not export.
+Users (`DEFAULT_USERS`, password = name): `admin` may do everything (also as the token
+`sandbox-admin-token`); `lead` may browse, edit and administer projects but not export; `agent`
+may browse and edit; `viewer` may only browse; `exporter` may only export.
 """
 
 from proforma_io.sandbox.app import SandboxStats
