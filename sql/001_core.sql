@@ -1,9 +1,12 @@
--- The core tables of the warehouse, with the columns of proforma_io/schema.py in the same order,
--- plus the load log and the registry of wide tables. Wide tables themselves are created by the
--- loader from their frames.
+-- Version 1: the core tables of the warehouse, with the columns of proforma_io/schema.py in the
+-- same order, plus the load log and the registry of wide tables. Wide tables themselves are
+-- created by the loader from their frames.
 --
--- Conventions of every file in this folder: each statement is safe to run twice; a statement
--- ends with a semicolon at the end of a line; comments stand on lines of their own.
+-- Conventions of every file in this folder: NNN_name.sql with NNN below 100 is a migration,
+-- applied once and recorded in schema_version (a released migration never changes: add the next
+-- number instead); files from 100 on are re-run by every ensure_schema and each statement in them
+-- is safe to run twice. A statement ends with a semicolon at the end of a line; comments stand on
+-- lines of their own.
 --
 -- Time stamps carry no zone. updated_at, loaded_at, started_at and finished_at hold UTC;
 -- answers.value_datetime holds the date and time as the form shows them, zone unknown.

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -14,67 +11,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from _frames import HOSTILE_COLUMN, project_tables
-from sqlalchemy.exc import SQLAlchemyError
 
 from proforma_io.errors import WarehouseError
 from proforma_io.schema import CORE_TABLES, SCHEMAS
 from proforma_io.tables import ProjectTables
 from proforma_io.writers.warehouse import Warehouse, split_statements
-
-POSTGRES_URL = os.environ.get(
-    "PROFORMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh database for this test session, dropped at its end."""
-    admin = sa.create_engine(
-        POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        admin.dispose()
-        shown = sa.make_url(POSTGRES_URL).render_as_string(hide_password=True)
-        reason = f"PostgreSQL at {shown} is unreachable ({type(exc).__name__})"
-        if os.environ.get("PROFORMA_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{reason} and PROFORMA_REQUIRE_POSTGRES=1 requires it")
-        pytest.skip(reason)
-
-    name = f"proforma_test_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database of each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'warehouse.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
-    engine.dispose()
-    return url
-
-
-@pytest.fixture
-def warehouse(database_url: str) -> Iterator[Warehouse]:
-    """A warehouse whose schema is in place."""
-    store = Warehouse(database_url)
-    store.ensure_schema()
-    yield store
-    store.dispose()
 
 
 def _rows(store: Warehouse, table: str, project: str | None = None) -> list[dict[str, Any]]:
@@ -238,7 +179,8 @@ def test_ensure_schema_twice_keeps_tables_and_rows(warehouse: Warehouse) -> None
     files = warehouse.ensure_schema()
     warehouse.ensure_schema()
 
-    assert [path.name for path in files] == ["001_core.sql", "100_views.sql"]
+    assert [path.name for path in files] == ["100_views.sql"]
+    assert warehouse.schema_versions() == [1, 2]
     assert warehouse.project_counts("HR")["responses"] == 2
     assert _query(warehouse, "SELECT COUNT(*) FROM v_responses_current") == [(2,)]
 
@@ -410,7 +352,8 @@ def test_sql_folder_comes_from_the_environment(
 
     assert [path.name for path in files] == ["001_a.sql", "010_b.sql"]
     with store.engine.connect() as conn:
-        assert sorted(sa.inspect(conn).get_table_names()) == ["a", "b"]
+        assert sorted(sa.inspect(conn).get_table_names()) == ["a", "b", "schema_version"]
+    assert store.schema_versions() == [1, 10]
     store.dispose()
 
 

@@ -4,11 +4,14 @@ Layout under the lake folder:
 
     <table>/project_key=<PROJECT>/part-0.parquet   one file per table and project
     _projects/<PROJECT>.json                       what the project's last write holds
+    _wide/<table>.json                             a wide table's pinned columns and changes
     _staging/                                      partitions being written, never read
 
 The `project_key` column lives in the folder name, not in the file (the Hive convention), so
 read a table with `pyarrow.dataset.dataset(<lake>/<table>, partitioning="hive")` or DuckDB's
-`read_parquet('<lake>/<table>/project_key=*/*.parquet', hive_partitioning = true)`.
+`read_parquet('<lake>/<table>/project_key=*/*.parquet', hive_partitioning = true)`. Wide tables
+keep their columns through form changes (see `evolution`); a wide table several projects share
+can hold partitions of older shapes, so read those with DuckDB's `union_by_name = true`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +33,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from proforma_io.errors import LakeError, truncate
-from proforma_io.schema import CORE_TABLES, SCHEMAS, WIDE_KEY_SCHEMA
+from proforma_io.schema import CORE_TABLES, QUESTIONS, SCHEMAS, WIDE_KEY_SCHEMA
 from proforma_io.tables import ProjectTables, to_arrow
+from proforma_io.writers import lake_columns
+from proforma_io.writers.evolution import ColumnPlan, SchemaChange, Stamp, conform, pin_questions
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,7 @@ class ParquetWrite:
     project_key: str
     files: list[TableFile]
     manifest: Path
+    schema_changes: list[SchemaChange] = field(default_factory=list)
 
     @property
     def rows(self) -> dict[str, int]:
@@ -80,13 +86,17 @@ def partition_dir(lake: str | Path, table: str, project_key: str) -> Path:
 
 # Limitation: `lake` is a local (or mounted) path. Object-store URIs such as s3:// are not
 # supported: the swap relies on atomic directory renames, which object stores lack.
-def write_project(lake: str | Path, tables: ProjectTables) -> ParquetWrite:
+def write_project(
+    lake: str | Path, tables: ProjectTables, *, run_id: str | None = None
+) -> ParquetWrite:
     """Replace the project's partition of every core and wide table with `tables`' frames.
 
     Every table is converted and written to staging first, so a frame that fails leaves the lake
     as it was. A reader sees a table's old partition or its new one, never a mix (for the instant
     between two renames, none). A wide table the project no longer has keeps its old partition:
     the lake holds every table ever written, while the manifest lists only the current ones.
+    Wide tables get their pinned columns (`questions.wide_column` follows), and each schema
+    change is recorded in the table's registry under `run_id`.
     """
     root = Path(lake)
     project = tables.project_key
@@ -104,28 +114,33 @@ def write_project(lake: str | Path, tables: ProjectTables) -> ParquetWrite:
         staging.mkdir(parents=True)
     except OSError as exc:
         raise LakeError(f"project {project}: cannot create {staging}: {exc}") from exc
+    stamp = Stamp(run_id, datetime.now(UTC), project)
     try:
-        frames = {**{name: tables.core[name] for name in CORE_TABLES}, **tables.wide}
-        staged = {
-            name: _stage(staging, name, _to_arrow(name, frame, project), project)
-            for name, frame in frames.items()
-        }
-        # Limitation: tables are swapped one after another, so a crash between two swaps leaves
-        # some of the project's tables new and others old until the next write.
-        files = [_swap_in(root, staging, name, project, rows) for name, rows in staged.items()]
+        with lake_columns.locked(root, list(tables.wide)):
+            frames = {**{name: tables.core[name] for name in CORE_TABLES}, **tables.wide}
+            arrow = {name: _to_arrow(name, frame, project) for name, frame in frames.items()}
+            plans = _pin_wide_tables(root, arrow, list(tables.wide), stamp)
+            staged = {name: _stage(staging, name, table, project) for name, table in arrow.items()}
+            # Limitation: tables are swapped one after another, so a crash between two swaps
+            # leaves some of the project's tables new and others old until the next write.
+            files = [_swap_in(root, staging, name, project, rows) for name, rows in staged.items()]
+            for plan in plans:
+                lake_columns.write_registry(root, plan)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
     manifest = _write_manifest(root, tables, files)
+    changes = [change for plan in plans for change in plan.changes]
     log.info(
-        "Wrote project %s to the lake at %s: %d files, %d rows, %d bytes.",
+        "Wrote project %s to the lake at %s: %d files, %d rows, %d bytes, %d schema changes.",
         project,
         root,
         len(files),
         sum(item.rows for item in files),
         sum(item.bytes for item in files),
+        len(changes),
     )
-    return ParquetWrite(project, files, manifest)
+    return ParquetWrite(project, files, manifest, changes)
 
 
 def read_project(lake: str | Path, project_key: str) -> ProjectTables:
@@ -137,6 +152,25 @@ def read_project(lake: str | Path, project_key: str) -> ProjectTables:
     core = {name: _read_partition(root, name, project_key) for name in CORE_TABLES}
     wide = {name: _read_partition(root, name, project_key) for name in manifest["wide_tables"]}
     return ProjectTables(project_key, core, wide, list(manifest["export_ids"]))
+
+
+def _pin_wide_tables(
+    root: Path, arrow: dict[str, pa.Table], wide: list[str], stamp: Stamp
+) -> list[ColumnPlan]:
+    """Give each wide table its pinned columns and the questions their columns, in `arrow`."""
+    project = stamp.project_key
+    plans = {}
+    for name in wide:
+        try:
+            plans[name] = lake_columns.plan_table(root, name, arrow[name], arrow[QUESTIONS], stamp)
+            arrow[name] = conform(arrow[name], plans[name])
+        except (pa.ArrowException, TypeError) as exc:
+            raise LakeError(
+                f"project {project}: wide table {name} could not take its pinned columns: "
+                f"{truncate(str(exc))}; the lake is unchanged"
+            ) from exc
+    arrow[QUESTIONS] = pin_questions(arrow[QUESTIONS], plans)
+    return list(plans.values())
 
 
 def _check_name(what: str, name: str, project: str) -> None:
@@ -282,6 +316,8 @@ def _read_partition(root: Path, name: str, project: str) -> pd.DataFrame:
     table = table.add_column(0, PARTITION_COLUMN, keys)
     if name in SCHEMAS:
         table = _conform(table, SCHEMAS[name])
+    else:
+        table = lake_columns.conform_partition(root, name, table)
     return table.to_pandas()
 
 

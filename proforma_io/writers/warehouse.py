@@ -1,41 +1,68 @@
-"""The SQL warehouse: DDL from `sql/`, a project's rows replaced in one transaction.
+"""The SQL warehouse: versioned DDL from `sql/`, a project's rows replaced in one transaction.
 
-Works on SQLite and PostgreSQL through SQLAlchemy. Time stamps are stored without a zone:
-columns that are UTC-aware in the frames (`updated_at`, `loaded_at`) are stored as UTC.
+Works on SQLite and PostgreSQL through SQLAlchemy. A load takes its project's lock first (see
+`transactions`), then deletes the project's rows, evolves its wide tables (see `wide_sql`),
+inserts the new rows (COPY on PostgreSQL, see `bulk`) and logs itself, all in one transaction.
+Time stamps are stored without a zone: columns that are UTC-aware in the frames (`updated_at`,
+`loaded_at`) are stored as UTC.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from proforma_io.errors import WarehouseError, truncate
-from proforma_io.schema import CORE_TABLES, SCHEMAS
+from proforma_io.schema import CORE_TABLES, QUESTIONS, SCHEMAS
 from proforma_io.tables import ProjectTables, to_arrow
+from proforma_io.writers import migrations
+from proforma_io.writers.bulk import insert_rows
+from proforma_io.writers.evolution import (
+    KEY_COLUMNS,
+    ColumnPlan,
+    SchemaChange,
+    Stamp,
+    WideColumn,
+    conform,
+    pin_questions,
+)
+from proforma_io.writers.migrations import SQL_DIR_ENV, VERSION_TABLE, split_statements, sql_dir
 from proforma_io.writers.parquet import wide_to_arrow
+from proforma_io.writers.transactions import (
+    LOCK_TIMEOUT_SECONDS,
+    create_engine,
+    lock,
+    write_transaction,
+)
+from proforma_io.writers.wide_sql import (
+    SCHEMA_CHANGES,
+    WIDE_COLUMNS,
+    apply_plan,
+    plan_wide_table,
+    read_registry,
+    save_plan,
+)
+
+__all__ = ["SQL_DIR_ENV", "Warehouse", "WarehouseLoad", "split_statements", "sql_dir"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///warehouse.db"
-SQL_DIR_ENV = "PROFORMA_SQL_DIR"
 CHUNK_ROWS = 10_000
 LOAD_LOG = "load_log"
 WIDE_TABLES = "wide_tables"
-RESERVED_TABLES = frozenset({*CORE_TABLES, LOAD_LOG, WIDE_TABLES})
-
-_STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+RESERVED_TABLES = frozenset(
+    {*CORE_TABLES, LOAD_LOG, WIDE_TABLES, WIDE_COLUMNS, SCHEMA_CHANGES, VERSION_TABLE}
+)
 
 
 @dataclass(frozen=True)
@@ -48,26 +75,11 @@ class WarehouseLoad:
     rows: dict[str, int]
     started_at: datetime
     finished_at: datetime
+    schema_changes: list[SchemaChange] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
-
-
-def sql_dir() -> Path:
-    """The folder of DDL files: `$PROFORMA_SQL_DIR`, else the repository's top-level `sql/`."""
-    configured = os.environ.get(SQL_DIR_ENV)
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "sql"
-
-
-def split_statements(text: str) -> list[str]:
-    """The statements of a SQL file: a statement ends with a semicolon that ends its line.
-
-    Lines starting with `--` are dropped first, so comments may hold semicolons; a semicolon
-    inside a string is safe unless it ends a line.
-    """
-    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return [part.strip() for part in _STATEMENT_END.split(code) if part.strip()]
 
 
 class Warehouse:
@@ -79,11 +91,13 @@ class Warehouse:
         *,
         sql_folder: Path | None = None,
         chunk_rows: int = CHUNK_ROWS,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
     ) -> None:
         self.display_url = sa.make_url(url).render_as_string(hide_password=True)
-        self.engine = _create_engine(url)
+        self.engine = create_engine(url, lock_timeout=lock_timeout)
         self._sql_folder = sql_folder
         self._chunk_rows = chunk_rows
+        self._lock_timeout = lock_timeout
 
     def __repr__(self) -> str:
         return f"Warehouse({self.display_url!r})"
@@ -92,27 +106,28 @@ class Warehouse:
         """Close the pooled connections."""
         self.engine.dispose()
 
-    # Limitation: two processes ensuring the schema of one PostgreSQL database at the same moment
-    # can collide on CREATE TABLE IF NOT EXISTS; the loser fails and succeeds when run again.
     def ensure_schema(self) -> list[Path]:
-        """Run every `sql/*.sql` file in name order, in one transaction; return the files."""
+        """Apply the pending migrations of `sql/` and re-create the views, in one transaction
+        that one writer at a time runs; return the files run."""
         folder = self._sql_folder or sql_dir()
-        files = sorted(folder.glob("*.sql"))
-        if not files:
-            raise WarehouseError(f"no DDL for {self.display_url}: expected *.sql files in {folder}")
+        with write_transaction(self.engine, lock_timeout=self._lock_timeout) as conn:
+            lock(conn, ["schema"])
+            ran = migrations.apply(conn, folder)
 
-        with self.engine.begin() as conn:
-            for path in files:
-                _run_file(conn, path)
+        log.info("Ensured the schema of %s: ran %d SQL files.", self.display_url, len(ran))
+        return ran
 
-        log.info("Ensured the schema of %s from %d SQL files.", self.display_url, len(files))
-        return files
+    def schema_versions(self) -> list[int]:
+        """The migrations the database has, in order."""
+        with self.engine.connect() as conn:
+            return sorted(migrations.applied_versions(conn))
 
     def replace_project(self, tables: ProjectTables, *, run_id: str | None = None) -> WarehouseLoad:
         """Delete the project's rows from every core and wide table and insert `tables`' rows.
 
-        All of it happens in one transaction, recorded in `load_log`: on failure the previous
-        rows stay, a `failed` row is logged and `WarehouseError` is raised.
+        All of it happens in one transaction, under the project's lock, recorded in `load_log`:
+        on failure the previous rows stay, a `failed` row is logged and `WarehouseError` is
+        raised. Wide tables keep their pinned columns; each schema change is recorded.
         """
         project = tables.project_key
         run_id = run_id or uuid.uuid4().hex
@@ -120,13 +135,13 @@ class Warehouse:
 
         try:
             frames = _prepare(tables)
-            with self.engine.begin() as conn:
-                _require_schema(conn, self.display_url)
-                rows = self._replace(conn, project, frames)
+            with write_transaction(self.engine, lock_timeout=self._lock_timeout) as conn:
+                rows, changes = self._replace(conn, frames, Stamp(run_id, started, project))
+                exports = list(tables.export_ids)
                 load = WarehouseLoad(
-                    run_id, project, list(tables.export_ids), rows, started, datetime.now(UTC)
+                    run_id, project, exports, rows, started, datetime.now(UTC), changes
                 )
-                _record_load(conn, load, "succeeded")
+                _record_load(conn, load, _export_templates(tables), "succeeded")
         except (WarehouseError, SQLAlchemyError) as exc:
             self._record_failure(run_id, tables, started, exc)
             if isinstance(exc, WarehouseError):
@@ -137,20 +152,27 @@ class Warehouse:
             ) from exc
 
         log.info(
-            "Loaded project %s into %s: %d rows in %d tables in %.1f s (run %s).",
+            "Loaded project %s into %s: %d rows in %d tables, %d schema changes, in %.1f s "
+            "(run %s).",
             project,
             self.display_url,
             sum(rows.values()),
             len(rows),
+            len(changes),
             load.seconds,
             run_id,
         )
         return load
 
+    def pinned_columns(self, wide_table: str) -> list[WideColumn]:
+        """The pinned columns of a wide table, in table order."""
+        with self.engine.connect() as conn:
+            return read_registry(conn, wide_table)
+
     def project_counts(self, project_key: str) -> dict[str, int]:
         """Rows of the project in each core table and in each wide table registered for it."""
         with self.engine.connect() as conn:
-            _require_schema(conn, self.display_url)
+            _require_tables(conn, self.display_url)
             names = [*CORE_TABLES, *_registered_wide_tables(conn, project_key)]
             return {name: _count(conn, name, project_key) for name in names}
 
@@ -158,32 +180,38 @@ class Warehouse:
         """Rows of the project in each core table, per template."""
         counts: dict[int, dict[str, int]] = {}
         with self.engine.connect() as conn:
-            _require_schema(conn, self.display_url)
+            _require_tables(conn, self.display_url)
             for name in CORE_TABLES:
                 for template, rows in _count_by_template(conn, name, project_key):
                     counts.setdefault(int(template), {})[name] = int(rows)
         return counts
 
     def _replace(
-        self, conn: Connection, project: str, frames: dict[str, pa.Table]
-    ) -> dict[str, int]:
-        """Delete and insert inside the caller's transaction; return rows inserted per table."""
-        wide = {name: table for name, table in frames.items() if name not in SCHEMAS}
-        for name, table in wide.items():
-            _ensure_wide_table(conn, name, table.schema, project)
+        self, conn: Connection, frames: dict[str, pa.Table], stamp: Stamp
+    ) -> tuple[dict[str, int], list[SchemaChange]]:
+        """Delete, evolve and insert inside the caller's transaction; return rows per table
+        and the schema changes."""
+        project = stamp.project_key
+        wide = [name for name in frames if name not in SCHEMAS]
+        lock(conn, [f"project:{project}", *(f"wide table:{name}" for name in wide)])
+        migrations.require_current(conn, self._sql_folder or sql_dir(), self.display_url)
 
-        inspector = sa.inspect(conn)
-        registered = _registered_wide_tables(conn, project)
-        stale = [name for name in registered if name not in wide and inspector.has_table(name)]
-        targets = {name: _reflect(conn, name) for name in [*frames, *stale]}
-        for target in targets.values():
-            conn.execute(sa.delete(target).where(target.c.project_key == project))
-
-        _register_wide_tables(conn, project, wide)
-        return {
-            name: _insert_rows(conn, targets[name], table, self._chunk_rows, project)
+        plans = _pin_wide_tables(conn, frames, wide, stamp)
+        stale = _registered_wide_tables(conn, project)
+        _delete_project(conn, project, [*CORE_TABLES, *wide, *stale])
+        targets = {name: _reflect(conn, name) for name in CORE_TABLES}
+        for name, plan in plans.items():
+            keys = pa.schema([item for item in frames[name].schema if item.name in KEY_COLUMNS])
+            targets[name] = apply_plan(conn, plan, keys, project)
+        rows = {
+            name: insert_rows(conn, targets[name], table, self._chunk_rows, project)
             for name, table in frames.items()
         }
+
+        _register_wide_tables(conn, project, {name: frames[name] for name in wide})
+        for plan in plans.values():
+            save_plan(conn, plan)
+        return rows, [change for plan in plans.values() for change in plan.changes]
 
     def _record_failure(
         self, run_id: str, tables: ProjectTables, started: datetime, exc: Exception
@@ -194,7 +222,8 @@ class Warehouse:
         load = WarehouseLoad(run_id, project, exports, attempted, started, datetime.now(UTC))
         try:
             with self.engine.begin() as conn:
-                _record_load(conn, load, "failed", error=truncate(str(exc)))
+                templates = _export_templates(tables)
+                _record_load(conn, load, templates, "failed", error=truncate(str(exc)))
         except SQLAlchemyError as failure:
             log.warning(
                 "Could not record the failed load of project %s in %s: %s",
@@ -204,43 +233,7 @@ class Warehouse:
             )
 
 
-def _create_engine(url: str) -> Engine:
-    """An engine; SQLite gets a folder for its file and transactions that include DDL."""
-    parsed = sa.make_url(url)
-    engine = sa.create_engine(parsed)
-    if parsed.get_backend_name() != "sqlite":
-        return engine
-
-    database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # Python's sqlite3 commits before DDL and begins only before DML; letting SQLAlchemy emit
-    # BEGIN makes CREATE and ALTER TABLE part of the load's transaction, as on PostgreSQL.
-    sa.event.listen(engine, "connect", _sqlite_autocommit_off)
-    sa.event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-def _sqlite_autocommit_off(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
-
-
-def _run_file(conn: Connection, path: Path) -> None:
-    for statement in split_statements(path.read_text(encoding="utf-8")):
-        try:
-            conn.exec_driver_sql(statement)
-        except SQLAlchemyError as exc:
-            first_line = statement.splitlines()[0]
-            raise WarehouseError(
-                f"{path.name}: statement {first_line!r} failed: {truncate(str(exc))}"
-            ) from exc
-
-
-def _require_schema(conn: Connection, display_url: str) -> None:
+def _require_tables(conn: Connection, display_url: str) -> None:
     inspector = sa.inspect(conn)
     missing = [name for name in (LOAD_LOG, WIDE_TABLES) if not inspector.has_table(name)]
     if missing:
@@ -277,67 +270,31 @@ def _utc_naive(table: pa.Table) -> pa.Table:
     return table
 
 
-def _sql_type(kind: pa.DataType, table: str, column: str) -> sa.types.TypeEngine[Any]:
-    """The portable SQL type of an Arrow column of a wide table."""
-    if pa.types.is_boolean(kind):
-        return sa.Boolean()
-    if pa.types.is_integer(kind):
-        return sa.BigInteger()
-    if pa.types.is_floating(kind):
-        return sa.Double()
-    if pa.types.is_date(kind):
-        return sa.Date()
-    if pa.types.is_time(kind):
-        return sa.Time()
-    if pa.types.is_timestamp(kind):
-        return sa.DateTime()
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
-        return sa.Text()
-    raise WarehouseError(
-        f"wide table {table}: column {column!r} has type {kind}; expected text, number, "
-        "boolean, date, time or time stamp"
-    )
+def _pin_wide_tables(
+    conn: Connection, frames: dict[str, pa.Table], wide: list[str], stamp: Stamp
+) -> dict[str, ColumnPlan]:
+    """Plan every wide table against its pinned columns; conform its frame and the questions."""
+    plans = {}
+    for name in wide:
+        try:
+            plans[name] = plan_wide_table(conn, name, frames[name], frames[QUESTIONS], stamp)
+            frames[name] = conform(frames[name], plans[name])
+        except (pa.ArrowException, TypeError) as exc:
+            raise WarehouseError(
+                f"project {stamp.project_key}: wide table {name} could not take its pinned "
+                f"columns: {truncate(str(exc))}"
+            ) from exc
+    frames[QUESTIONS] = pin_questions(frames[QUESTIONS], plans)
+    return plans
 
 
-def _check_identifier(conn: Connection, name: str, project: str) -> None:
-    """PostgreSQL cuts longer names silently, which would merge or misname columns."""
-    limit = conn.dialect.max_identifier_length
-    if len(name.encode()) > limit:
-        raise WarehouseError(
-            f"project {project}: name {name!r} is {len(name.encode())} bytes; "
-            f"{conn.dialect.name} allows at most {limit}"
-        )
-
-
-def _ensure_wide_table(conn: Connection, name: str, schema: pa.Schema, project: str) -> None:
-    """Create the wide table from the frame's types, or add the columns it lacks."""
-    for label in (name, *schema.names):
-        _check_identifier(conn, label, project)
+def _delete_project(conn: Connection, project: str, names: list[str]) -> None:
+    """Delete the project's rows from each named table that exists."""
     inspector = sa.inspect(conn)
-
-    if not inspector.has_table(name):
-        columns = [
-            sa.Column(
-                item.name, _sql_type(item.type, name, item.name), index=item.name == "project_key"
-            )
-            for item in schema
-        ]
-        sa.Table(name, sa.MetaData(), *columns).create(conn)
-        log.info("Created wide table %s with %d columns.", name, len(columns))
-        return
-
-    # Limitation: a column whose type changed keeps its old type; values that do not fit it make
-    # the load fail and roll back, and the column must then be altered by hand.
-    existing = {column["name"] for column in inspector.get_columns(name)}
-    preparer = conn.dialect.identifier_preparer
-    for item in schema:
-        if item.name in existing:
-            continue
-        sql_type = _sql_type(item.type, name, item.name).compile(dialect=conn.dialect)
-        conn.exec_driver_sql(
-            f"ALTER TABLE {preparer.quote(name)} ADD COLUMN {preparer.quote(item.name)} {sql_type}"
-        )
-        log.info("Added column %r (%s) to wide table %s.", item.name, sql_type, name)
+    for name in dict.fromkeys(names):
+        if inspector.has_table(name):
+            target = sa.table(name, sa.column("project_key"))
+            conn.execute(sa.delete(target).where(target.c.project_key == project))
 
 
 def _reflect(conn: Connection, name: str) -> sa.Table:
@@ -379,51 +336,42 @@ def _template_of(table: pa.Table) -> int | None:
     return int(ids[0]) if len(ids) == 1 else None
 
 
-# Limitation: PostgreSQL receives batched executemany like SQLite; COPY would load large projects
-# several times faster and belongs here, the one place rows reach the database.
-def _insert_rows(
-    conn: Connection, target: sa.Table, table: pa.Table, chunk_rows: int, project: str
-) -> int:
-    """Insert the rows of `table` into `target` in batches of `chunk_rows`; return the count."""
-    unknown = [name for name in table.column_names if name not in target.c]
-    if unknown:
-        raise WarehouseError(
-            f"project {project}: table {target.name} has no columns {unknown}; expected "
-            "sql/ to define every column of proforma_io/schema.py"
-        )
-
-    statement = sa.insert(target)
-    for offset in range(0, table.num_rows, chunk_rows):
-        rows = table.slice(offset, chunk_rows).to_pylist()
-        try:
-            conn.execute(statement, rows)
-        except SQLAlchemyError as exc:
-            raise WarehouseError(
-                f"project {project}: inserting rows {offset}-{offset + len(rows) - 1} into "
-                f"{target.name} failed, the load was rolled back: {truncate(str(exc))}"
-            ) from exc
-    return table.num_rows
+def _export_templates(tables: ProjectTables) -> list[int | None]:
+    """The template of each export of `tables`, as its rows say (None for an export without)."""
+    seen: dict[str, int] = {}
+    for frame in tables.core.values():
+        if {"export_id", "template_id"} <= set(frame.columns):
+            pairs = frame[["export_id", "template_id"]].dropna().drop_duplicates()
+            for export_id, template_id in pairs.itertuples(index=False):
+                seen.setdefault(str(export_id), int(template_id))
+    return [seen.get(export_id) for export_id in tables.export_ids]
 
 
 def _record_load(
-    conn: Connection, load: WarehouseLoad, outcome: str, *, error: str | None = None
+    conn: Connection,
+    load: WarehouseLoad,
+    templates: list[int | None],
+    outcome: str,
+    *,
+    error: str | None = None,
 ) -> None:
     log_table = _reflect(conn, LOAD_LOG)
-    conn.execute(
-        sa.insert(log_table),
-        {
-            "run_id": load.run_id,
-            "project_key": load.project_key,
-            "export_ids": json.dumps(load.export_ids),
-            "row_counts": json.dumps(load.rows),
-            "rows_total": sum(load.rows.values()),
-            "started_at": load.started_at.astimezone(UTC).replace(tzinfo=None),
-            "finished_at": load.finished_at.astimezone(UTC).replace(tzinfo=None),
-            "seconds": load.seconds,
-            "outcome": outcome,
-            "error": error,
-        },
-    )
+    row = {
+        "run_id": load.run_id,
+        "project_key": load.project_key,
+        "export_ids": json.dumps(load.export_ids),
+        "row_counts": json.dumps(load.rows),
+        "rows_total": sum(load.rows.values()),
+        "started_at": load.started_at.astimezone(UTC).replace(tzinfo=None),
+        "finished_at": load.finished_at.astimezone(UTC).replace(tzinfo=None),
+        "seconds": load.seconds,
+        "outcome": outcome,
+        "error": error,
+        "template_ids": json.dumps(templates),
+        "schema_changes": len(load.schema_changes),
+    }
+    # A database not yet upgraded still records the failure of a load that found it so.
+    conn.execute(sa.insert(log_table), {k: v for k, v in row.items() if k in log_table.c})
 
 
 def _count(conn: Connection, name: str, project: str) -> int:
