@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.proforma/dagster
 
-.PHONY: demo test dev sandbox lint clean
+.PHONY: demo test dev sandbox lint bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing proforma-warehouse and its dependencies into $(VENV) ..."
@@ -36,6 +36,15 @@ dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 ## sandbox: a standalone ProForma sandbox on http://127.0.0.1:8080/jira
 sandbox: $(STAMP)
 	$(BIN)/proforma sandbox --replay tests/data/samples
+
+## bench: the benchmarks (docs/benchmarks.md); BENCH_ARGS="--sizes 1000,10000,100000" for more
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]' 2>&1 | { grep -v "is neither a file" || true; }
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,9 +21,36 @@ from proforma_io.forms import (
     Question,
     User,
 )
-from proforma_io.readers.xlsx_cells import as_date, as_datetime, as_time, cell_text, is_number
+from proforma_io.readers.xlsx_cells import (
+    as_date,
+    as_datetime,
+    as_time,
+    cell_text,
+    is_number,
+    present,
+)
 
 SEPARATOR = ", "
+
+
+def column_answers(question: Question, cells: list[Any]) -> list[Answer | None]:
+    """The answer of each cell of a question's column, None for an empty cell.
+
+    Equal cells share one `Answer` (it is immutable), which saves parsing a choice or date
+    again for every row that repeats it, and the memory of holding it again.
+    """
+    known: dict[tuple[type, Any], Answer] = {}
+    answers: list[Answer | None] = []
+    for value in cells:
+        if not present(value):
+            answers.append(None)
+            continue
+        key = (type(value), value)
+        given = known.get(key)
+        if given is None:
+            given = known[key] = answer(question, value)
+        answers.append(given)
+    return answers
 
 
 def answer(question: Question, value: Any) -> Answer:

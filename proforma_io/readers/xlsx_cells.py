@@ -17,11 +17,21 @@ _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 _CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}(:\d{2})?")
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _DAY = dt.timedelta(days=1)
+# Exact types whose kind needs no look at the value; subclasses take the slower path.
+_KIND_BY_TYPE = {
+    float: "number",
+    int: "number",
+    dt.date: "date",
+    dt.time: "time",
+    dt.timedelta: "time",
+}
 
 
 def present(value: Any) -> bool:
     """Whether a cell holds a value; empty and blank text count as no value."""
-    return value is not None and not (isinstance(value, str) and not value.strip())
+    if isinstance(value, str):
+        return value != "" and not value.isspace()
+    return value is not None
 
 
 def is_number(value: Any) -> bool:
@@ -30,8 +40,15 @@ def is_number(value: Any) -> bool:
 
 def column_kind(cells: list[Any]) -> str:
     """What every non-empty cell of a column holds: date, datetime, time, number or text."""
-    kinds = {cell_kind(v) for v in cells if present(v)}
-    if not kinds or not kinds <= {"date", "datetime", "time", "number"}:
+    kinds = set()
+    for value in cells:
+        if not present(value):
+            continue
+        kind = cell_kind(value)
+        if kind == "text":
+            return "text"
+        kinds.add(kind)
+    if not kinds:
         return "text"
     if kinds <= {"date"}:
         return "date"
@@ -41,6 +58,9 @@ def column_kind(cells: list[Any]) -> str:
 
 
 def cell_kind(value: Any) -> str:
+    kind = _KIND_BY_TYPE.get(type(value))
+    if kind is not None:
+        return kind
     if isinstance(value, dt.datetime):
         return "datetime" if value.time() != dt.time() else "date"
     if isinstance(value, dt.date):

@@ -17,9 +17,9 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from proforma_io.errors import ExportFileError, truncate
-from proforma_io.forms import FormResponse, FormStatus, Question
+from proforma_io.forms import Answer, FormResponse, FormStatus, Question
 from proforma_io.readers.json_forms import parse_timestamp
-from proforma_io.readers.xlsx_answers import answer
+from proforma_io.readers.xlsx_answers import column_answers
 from proforma_io.readers.xlsx_cells import (
     cell_text,
     column_kind,
@@ -76,16 +76,15 @@ def read_xlsx_export(
     )
     field_names = {fid: cell_text(header[col]) for fid, col in field_columns.items()}
 
-    columns = range(first_question, len(header))
-    questions = _questions(
-        [header[c] for c in columns], [[r[c] for r in rows] for c in columns], design
-    )
-    sheet = _Sheet(
-        path, leading, field_columns, field_names, dict(zip(columns, questions, strict=True))
-    )
+    cells = [[r[c] for r in rows] for c in range(first_question, len(header))]
+    questions = _questions(header[first_question:], cells, design)
+    answers = [
+        (q.id, column_answers(q, column)) for q, column in zip(questions, cells, strict=True)
+    ]
+    sheet = _Sheet(path, leading, field_columns, field_names, tuple(questions))
     return [
-        sheet.response(row, number)
-        for number, row in enumerate(rows, start=2)
+        sheet.response(row, index + 2, {qid: column[index] for qid, column in answers})
+        for index, row in enumerate(rows)
         if any(present(v) for v in row)
     ]
 
@@ -99,26 +98,20 @@ class _Sheet:
         leading: dict[str, int],
         field_columns: dict[str, int],
         field_names: dict[str, str],
-        question_columns: dict[int, Question],
+        questions: tuple[Question, ...],
     ) -> None:
         self.path = path
         self.leading = leading
         self.field_columns = field_columns
         self.field_names = field_names
-        self.question_columns = question_columns
-        self.questions = tuple(question_columns.values())
+        self.questions = questions
 
-    def response(self, row: Row, number: int) -> FormResponse:
-        """The form response of sheet row `number`."""
+    def response(self, row: Row, number: int, answers: dict[str, Answer | None]) -> FormResponse:
+        """The form response of sheet row `number`; `answers` holds None for empty cells."""
         issue_key = row[self.leading["issue key"]]
         if not isinstance(issue_key, str) or not issue_key.strip():
             raise self._fail(number, self.leading["issue key"], "expected an issue key", issue_key)
 
-        answers = {
-            question.id: answer(question, row[col])
-            for col, question in self.question_columns.items()
-            if present(row[col])
-        }
         return FormResponse(
             issue_key=issue_key.strip(),
             issue_id=None,
@@ -131,7 +124,7 @@ class _Sheet:
             updated=self._updated(row, number),
             template_id=None,
             questions=self.questions,
-            answers=answers,
+            answers={qid: given for qid, given in answers.items() if given is not None},
             field_names=self.field_names,
         )
 

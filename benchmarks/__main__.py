@@ -1,0 +1,148 @@
+"""`python -m benchmarks`: run the benchmarks, print the Markdown report, keep the raw results."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks.backfill import BackfillOptions, run_backfill
+from benchmarks.databases import DEFAULT_POSTGRES, postgres_reachable
+from benchmarks.measure import Sample
+from benchmarks.report import render
+from benchmarks.suite import Suite, SuiteOptions
+
+DEFAULT_SIZES = "1000,10000"
+LIBRARIES = ("pandas", "pyarrow", "sqlalchemy", "psycopg", "python-calamine", "openpyxl", "dlt")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    if args.report:
+        results = [json.loads(Path(p).read_text()) for p in args.report]
+        _print(_merge(results))
+        return
+
+    postgres = not args.skip_postgres and postgres_reachable(args.postgres)
+    if not postgres and not args.skip_postgres:
+        print(f"PostgreSQL is not reachable at {args.postgres}: its cases are skipped.")
+    results: dict[str, Any] = {"machine": machine(), "samples": [], "backfill": None}
+    if not args.backfill_only:
+        options = SuiteOptions(
+            sizes=tuple(int(s) for s in args.sizes.split(",")),
+            formats=tuple(args.formats.split(",")),
+            repeats=args.repeats,
+            postgres=postgres,
+            dlt=not args.skip_dlt,
+            dlt_max=args.dlt_max,
+            postgres_admin=args.postgres,
+        )
+        samples = Suite(options, work).run()
+        results["samples"] = [dataclasses.asdict(s) for s in samples]
+    if not args.skip_backfill and postgres:
+        backfill = BackfillOptions(
+            projects=args.backfill_projects,
+            responses=args.backfill_responses,
+            export_seconds=args.export_seconds,
+            repeats=args.repeats,
+            postgres_admin=args.postgres,
+        )
+        results["backfill"] = dataclasses.asdict(run_backfill(backfill, work))
+
+    out = Path(args.results or work / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json")
+    out.write_text(json.dumps(results, indent=1, default=str))
+    print(f"\nRaw results: {out}\n")
+    _print(results)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--sizes", default=DEFAULT_SIZES, help="responses per export, e.g. 1000,10000,100000"
+    )
+    parser.add_argument("--formats", default="json,xlsx")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per figure; the median is kept"
+    )
+    parser.add_argument("--skip-dlt", action="store_true")
+    parser.add_argument("--dlt-max", type=int, default=None, help="skip dlt above this size")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--postgres",
+        default=DEFAULT_POSTGRES,
+        help="admin URL; a database is created per run and dropped",
+    )
+    parser.add_argument("--skip-backfill", action="store_true")
+    parser.add_argument("--backfill-only", action="store_true")
+    parser.add_argument("--backfill-projects", type=int, default=20)
+    parser.add_argument("--backfill-responses", type=int, default=500)
+    parser.add_argument(
+        "--export-seconds",
+        type=float,
+        default=10.0,
+        help="server-side export latency in the backfill",
+    )
+    parser.add_argument("--work", default=".proforma/bench", help="folder for files and databases")
+    parser.add_argument("--results", default=None, help="where to write the raw results (JSON)")
+    parser.add_argument(
+        "--report", nargs="+", metavar="RESULTS", help="print the report of saved results and stop"
+    )
+    return parser
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
+    total = memory.splitlines()[1].split()[1] if memory else "?"
+    versions = ", ".join(f"{name} {_version(name)}" for name in LIBRARIES)
+    return {
+        "CPU": f"{cpu}, {os.cpu_count()} cores (nproc)",
+        "memory": total,
+        "load average at start": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "Python": platform.python_version(),
+        "libraries": versions,
+        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+    }
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {"machine": results[0]["machine"], "samples": [], "backfill": None}
+    for result in results:
+        merged["samples"] += result["samples"]
+        merged["backfill"] = result.get("backfill") or merged["backfill"]
+    return merged
+
+
+def _print(results: dict[str, Any]) -> None:
+    fields = {f.name for f in dataclasses.fields(Sample)}
+    samples = [Sample(**{k: v for k, v in s.items() if k in fields}) for s in results["samples"]]
+    sys.stdout.write(render(samples, results.get("backfill"), results["machine"]))
+
+
+if __name__ == "__main__":
+    main()
