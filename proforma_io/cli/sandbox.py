@@ -50,5 +50,7 @@ def sandbox(
     if replay is not None:
         data = data.merge(guarded(lambda: SandboxData.from_folder(replay)))
     err.print(f"Serving the ProForma sandbox at http://{host}:{port}{context_path} (Ctrl-C stops).")
-    err.print("Users (password = name):", *describe_users(DEFAULT_USERS), sep="\n  ", soft_wrap=True)
+    err.print(
+        "Users (password = name):", *describe_users(DEFAULT_USERS), sep="\n  ", soft_wrap=True
+    )
     serve(host, port, context_path, data, export_seconds)
