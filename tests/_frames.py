@@ -1,13 +1,17 @@
-"""Small hand-built ProjectTables for the writer tests: every value type, a typed wide table."""
+"""Small hand-built ProjectTables for the writer tests: every value type, a typed wide table;
+and the HR sample export, to edit into form changes and normalise like the pipeline does."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
+from proforma_io.normalise import normalise_export
 from proforma_io.schema import SCHEMAS, WIDE_KEY_SCHEMA
 from proforma_io.tables import ProjectTables
 
@@ -171,3 +175,49 @@ def wide_frame(responses: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return pd.concat([keys.reset_index(drop=True), typed], axis=1)
+
+
+# --- the HR sample export, edited to stand for form changes -------------------------------------
+
+HR_SAMPLE = Path(__file__).parent / "data" / "samples" / "hr-onboarding.responses.json"
+HR_FIELDS = ["summary", "priority", "customfield_10012"]
+HR_WIDE = "form_hr_3"
+
+
+def hr_document() -> dict[str, Any]:
+    """A fresh copy of the HR sample export document (four forms, each with its design)."""
+    document: dict[str, Any] = json.loads(HR_SAMPLE.read_text(encoding="utf-8"))
+    return document
+
+
+def hr_form(document: dict[str, Any], issue_key: str, form_id: int) -> dict[str, Any]:
+    """The stored form of one response of the document, to edit in place."""
+    for entry in document["responses"]:
+        if entry["issueKey"] == issue_key and entry["form"]["id"] == form_id:
+            form: dict[str, Any] = entry["form"]
+            return form
+    raise KeyError(f"{issue_key}/{form_id}")
+
+
+def hr_forms(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [entry["form"] for entry in document["responses"]]
+
+
+def hr_tables(
+    document: dict[str, Any], folder: Path, run: str, project_key: str = "HR"
+) -> ProjectTables:
+    """The document written as a landed export file and normalised, as the pipeline does; every
+    project writes the wide table `form_hr_3`."""
+    path = folder / f"{run}.responses.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    export = normalise_export(
+        path,
+        project_key=project_key,
+        template_id=3,
+        export_id=f"responses-json-{project_key}-3-{run}",
+        fmt="json",
+        fields=HR_FIELDS,
+        wide_table=HR_WIDE,
+        loaded_at=LOADED_AT,
+    )
+    return ProjectTables.combine(project_key, [export])

@@ -225,7 +225,9 @@ def conform(table: pa.Table, plan: ColumnPlan) -> pa.Table:
 
 
 def as_kind(values: pa.Array | pa.ChunkedArray, kind: str) -> pa.Array | pa.ChunkedArray:
-    """Values converted to a column kind; as text they read as PostgreSQL's `::text` writes them."""
+    """Values converted to a column kind. As text they read as the normaliser writes answers:
+    numbers without a trailing `.0`, ISO dates, times and date-times (`2026-11-16T09:30:00`),
+    a fraction of a second only when there is one."""
     target = ARROW_TYPES[kind]
     if values.type == target:
         return values
@@ -234,7 +236,8 @@ def as_kind(values: pa.Array | pa.ChunkedArray, kind: str) -> pa.Array | pa.Chun
     if kind == "text" and (pa.types.is_time(values.type) or pa.types.is_timestamp(values.type)):
         text = values.cast(pa.string())
         trimmed = pc.replace_substring_regex(text, pattern=r"(\.\d*?)0+$", replacement=r"\1")
-        return pc.replace_substring_regex(trimmed, pattern=r"\.$", replacement="")
+        trimmed = pc.replace_substring_regex(trimmed, pattern=r"\.$", replacement="")
+        return pc.replace_substring(trimmed, pattern=" ", replacement="T")
     if kind == "datetime" and pa.types.is_timestamp(values.type):
         return values.cast(pa.timestamp("us", tz=values.type.tz)).cast(target)
     return values.cast(target)

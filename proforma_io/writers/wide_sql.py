@@ -46,8 +46,9 @@ SQL_TYPES: dict[str, Callable[[], sa.types.TypeEngine[Any]]] = {
     "datetime": sa.DateTime,
 }
 
-# SQLite keeps DATE, TIME and DATETIME as ISO text (SQLAlchemy writes microseconds always);
-# these give the text PostgreSQL's `::text` gives, so a widened column reads alike on both.
+# Values widened to text read as `evolution.as_kind` writes them, on both backends. SQLite keeps
+# DATE, TIME and DATETIME as text already (SQLAlchemy always writes microseconds).
+_POSTGRES_AS_TEXT = {"datetime": "replace({c}::text, ' ', 'T')"}
 _SQLITE_AS_TEXT = {
     "number": "CASE WHEN {c} = CAST({c} AS INTEGER) THEN CAST(CAST({c} AS INTEGER) AS TEXT) "
     "ELSE CAST({c} AS TEXT) END",
@@ -55,7 +56,8 @@ _SQLITE_AS_TEXT = {
     "boolean": "CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN 'true' ELSE 'false' END",
     "date": "{c}",
     "time": "CASE WHEN instr({c}, '.') > 0 THEN rtrim(rtrim({c}, '0'), '.') ELSE {c} END",
-    "datetime": "CASE WHEN instr({c}, '.') > 0 THEN rtrim(rtrim({c}, '0'), '.') ELSE {c} END",
+    "datetime": "replace(CASE WHEN instr({c}, '.') > 0 THEN rtrim(rtrim({c}, '0'), '.') "
+    "ELSE {c} END, ' ', 'T')",
     "text": "{c}",
 }
 
@@ -65,7 +67,7 @@ def sql_kind(sql_type: Any) -> str:
     for kind, types in (
         ("boolean", sa.Boolean),
         ("integer", sa.Integer),
-        ("number", sa.Numeric),
+        ("number", (sa.Float, sa.Numeric)),
         ("datetime", sa.DateTime),
         ("date", sa.Date),
         ("time", sa.Time),
@@ -243,9 +245,12 @@ def _alter_types(conn: Connection, name: str, columns: Sequence[tuple[str, str, 
     for column, old, new in columns:
         sql_type = SQL_TYPES[new]().compile(dialect=conn.dialect)
         quoted = preparer.quote(column)
+        using = f"{quoted}::{sql_type}"
+        if new == "text":
+            using = _POSTGRES_AS_TEXT.get(old, "{c}::text").format(c=quoted)
         conn.exec_driver_sql(
             f"ALTER TABLE {preparer.quote(name)} ALTER COLUMN {quoted} TYPE {sql_type} "
-            f"USING {quoted}::{sql_type}"
+            f"USING {using}"
         )
         log.info("Widened column %r of wide table %s from %s to %s.", column, name, old, new)
 
