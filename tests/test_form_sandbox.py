@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from proforma_io.sandbox import Form, Sandbox, SandboxData
+from proforma_io.sandbox import Form, Issue, Sandbox, SandboxData
 
 API = "/rest/proforma/1"
 USERS = {name: (name, name) for name in ("admin", "lead", "agent", "viewer", "exporter")}
@@ -80,6 +80,17 @@ def test_added_form_takes_the_next_number_never_a_deleted_one(
         "visibility": "internal",
         "updated": "",
     }
+
+
+def test_first_form_of_a_new_issue_is_one_and_the_second_two(
+    api: httpx.Client, sandbox: Sandbox
+) -> None:
+    sandbox.data.add_issue(Issue("HR-900", "19900", {"status": {"name": "To Do"}}))
+
+    first = add(api, "HR-900", 3)
+    second = add(api, "HR-900", 3)
+
+    assert (first["id"], second["id"]) == (1, 2)
 
 
 def test_add_with_a_count_creates_that_many_forms_in_order(api: httpx.Client) -> None:

@@ -418,6 +418,22 @@ def test_generated_templates_follow_the_samples() -> None:
     assert all("name" not in user for a in itsd for user in a.get("4", {}).get("users", []))
 
 
+def test_generated_templates_lock_and_transition_as_documented() -> None:
+    data = SandboxData.generated(seed=42, issues_per_project=4)
+    templates = {(t.project_key, t.id): t for p in data.projects() for t in data.templates(p.key)}
+    locks = {key: t.design.get("settings", {}).get("submit", {}).get("lock") for key, t in
+             templates.items()}  # fmt: skip
+    rules = {key: t.submit_transition for key, t in templates.items()}
+
+    assert locks == {("HR", 3): False, ("ITSD", 11): False, ("OPS", 7): None, ("OPS", 8): True}
+    assert rules == {
+        ("HR", 3): "Done",
+        ("ITSD", 11): None,
+        ("OPS", 7): None,
+        ("OPS", 8): "Approved",
+    }
+
+
 def test_generation_names_issues_from_101_with_non_ascii_names() -> None:
     data = SandboxData.generated(seed=42, issues_per_project=40)
     names = [issue.fields["summary"] for issue in data.issues("HR")]
