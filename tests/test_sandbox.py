@@ -421,8 +421,8 @@ def test_generated_templates_follow_the_samples() -> None:
 def test_generated_templates_lock_and_transition_as_documented() -> None:
     data = SandboxData.generated(seed=42, issues_per_project=4)
     templates = {(t.project_key, t.id): t for p in data.projects() for t in data.templates(p.key)}
-    locks = {key: t.design.get("settings", {}).get("submit", {}).get("lock") for key, t in
-             templates.items()}  # fmt: skip
+    settings = {key: t.design.get("settings", {}) for key, t in templates.items()}
+    locks = {key: found.get("submit", {}).get("lock") for key, found in settings.items()}
     rules = {key: t.submit_transition for key, t in templates.items()}
 
     assert locks == {("HR", 3): False, ("ITSD", 11): False, ("OPS", 7): None, ("OPS", 8): True}
