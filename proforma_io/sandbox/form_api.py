@@ -40,6 +40,8 @@ from proforma_io.sandbox.store import Form, FormStatus, SandboxData, Visibility
 
 log = logging.getLogger(__name__)
 
+# Limitation: a sandbox user's permissions hold in every project, while Jira grants them per
+# project through permission schemes; checking one project's scheme needs users made for it.
 NEEDS: dict[str, tuple[str, ...]] = {
     "add": (EDIT_ISSUES,),
     "copy": (BROWSE_PROJECTS, EDIT_ISSUES),
