@@ -368,3 +368,59 @@ def test_stream_reports_line_and_column_of_an_error() -> None:
         [stream.value() for _ in stream.elements()]
 
     assert caught.value.where == "line 4 column 3"
+
+
+@pytest.fixture
+def collections() -> Any:
+    """The generations the cyclic garbage collector runs, in order, while the test runs."""
+    import gc
+
+    seen: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(record)
+    yield seen
+    gc.callbacks.remove(record)
+
+
+def test_the_collector_does_not_run_while_a_file_is_read(
+    tmp_path: Path, hr_document: dict[str, Any], collections: list[int]
+) -> None:
+    import gc
+
+    entries = hr_document["responses"]
+    path = write_json(tmp_path, {**hr_document, "responses": entries * 500})
+
+    assert gc.isenabled()
+    collections.clear()
+    responses = read_json_export(path).responses
+
+    assert len(responses) == len(entries) * 500
+    assert collections == []
+    assert gc.isenabled()
+
+
+def test_reading_leaves_a_disabled_collector_disabled() -> None:
+    import gc
+
+    gc.disable()
+    try:
+        read_json_export(HR)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_failed_read_turns_the_collector_back_on(tmp_path: Path) -> None:
+    import gc
+
+    path = tmp_path / "broken.json"
+    path.write_text('{"responses": [{"issueKey": ', encoding="utf-8")
+
+    with pytest.raises(ExportFileError):
+        read_json_export(path)
+
+    assert gc.isenabled()

@@ -431,3 +431,21 @@ def test_field_cells_keep_whole_numbers_as_integers_and_empty_as_none(tmp_path: 
         {"customfield_10012": 2.5, "duedate": None, "summary": None},
     ]
     assert isinstance(responses[0].fields["customfield_10012"], int)
+
+
+def test_equal_cells_share_one_answer(tmp_path: Path) -> None:
+    path = write_sheet(
+        tmp_path / "shared.xlsx",
+        [
+            [*LEADING, "Team", "Size"],
+            row("A-1", "Open", "Ops", 3),
+            row("A-2", "Open", "Ops", 3.0),
+            row("A-3", "Open", "Dev", None),
+        ],
+    )
+
+    first, second, third = (r.answers for r in read_xlsx_export(path))
+
+    assert first["1"] is second["1"] and first["1"].text == "Ops"
+    assert first["2"] is second["2"] and first["2"].number == 3.0
+    assert third["1"].text == "Dev" and "2" not in third

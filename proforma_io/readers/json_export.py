@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from proforma_io.errors import ExportFileError
 from proforma_io.forms import FormResponse
+from proforma_io.readers.gc_pause import collector_paused
 from proforma_io.readers.json_forms import EntryReader, form_model, is_entry, nested_forms
 from proforma_io.readers.json_stream import JsonStream, JsonStreamError
 
@@ -40,7 +41,7 @@ def read_json_export(path: Path) -> JsonExport:
     """Read every form response of a `responses-json` file."""
     reader = EntryReader(path)
     try:
-        with path.open("rb") as raw:
+        with collector_paused(), path.open("rb") as raw:
             stream = JsonStream(_text(raw))
             envelope, responses = _read_document(path, stream, reader)
             stream.finish()

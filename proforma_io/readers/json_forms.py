@@ -344,25 +344,25 @@ class EntryReader:
 
 def _answer(stored: Any) -> Answer:
     """An `Answer` from a stored answer object; other values are kept as their text."""
-    if not isinstance(stored, dict):
+    # Called once per answer of every form, so the common shapes take the shortest path.
+    if type(stored) is not dict:
         value = stored if isinstance(stored, str) else json.dumps(stored, ensure_ascii=False)
         return Answer(text=value, raw={"value": stored})
 
-    stored_text = stored.get("text")
-    text = stored_text
-    if stored_text is not None and not isinstance(stored_text, str):
-        text = json.dumps(stored_text, ensure_ascii=False)
-    choices = stored.get("choices")
-    users = stored.get("users")
-    return Answer(
-        text=text,
-        date=_optional_str(stored.get("date")),
-        time=_optional_str(stored.get("time")),
-        choices=None if choices is None else tuple(_choice_id(c) for c in _as_list(choices)),
-        users=None if users is None else tuple(_user(u) for u in _as_list(users)),
-        adf=stored.get("adf"),
-        raw=stored,
-    )
+    get = stored.get
+    text, date, time = get("text"), get("date"), get("time")
+    if text is not None and type(text) is not str:
+        text = json.dumps(text, ensure_ascii=False)
+    if date is not None and type(date) is not str:
+        date = str(date)
+    if time is not None and type(time) is not str:
+        time = str(time)
+    choices, users = get("choices"), get("users")
+    if choices is not None:
+        choices = tuple([c if type(c) is str else _choice_id(c) for c in _as_list(choices)])
+    if users is not None:
+        users = tuple([_user(u) for u in _as_list(users)])
+    return Answer(text, date, time, choices, users, get("adf"), None, stored)
 
 
 def _choice_id(value: Any) -> str:

@@ -18,6 +18,7 @@ from python_calamine import CalamineWorkbook
 
 from proforma_io.errors import ExportFileError, truncate
 from proforma_io.forms import Answer, FormResponse, FormStatus, Question
+from proforma_io.readers.gc_pause import collector_paused
 from proforma_io.readers.json_forms import parse_timestamp
 from proforma_io.readers.xlsx_answers import column_answers
 from proforma_io.readers.xlsx_cells import (
@@ -60,6 +61,13 @@ def read_xlsx_export(
     columns after the leading ones. `design` maps question columns to known questions.
     """
     refuse_xml_declarations(path)
+    with collector_paused():
+        return _read_rows(path, fields, design)
+
+
+def _read_rows(
+    path: Path, fields: Sequence[str], design: Sequence[Question] | None
+) -> list[FormResponse]:
     header, rows = _read_sheet(path)
 
     leading = _leading_columns(path, header)
