@@ -39,9 +39,14 @@ class JsonExport:
 
 def read_json_export(path: Path) -> JsonExport:
     """Read every form response of a `responses-json` file."""
+    with collector_paused():
+        return _read(path)
+
+
+def _read(path: Path) -> JsonExport:
     reader = EntryReader(path)
     try:
-        with collector_paused(), path.open("rb") as raw:
+        with path.open("rb") as raw:
             stream = JsonStream(_text(raw))
             envelope, responses = _read_document(path, stream, reader)
             stream.finish()
