@@ -23,8 +23,7 @@ from proforma_io.auth import BasicCredentials
 from proforma_io.client import ProformaClient
 from proforma_io.config import ExportSettings, PollingSettings
 from proforma_io.landing import Landing
-from proforma_io.load import export_project, normalise_project, write_lake
-from proforma_io.writers.parquet import read_project
+from proforma_io.load import export_project, load_warehouse, normalise_project, write_lake
 from proforma_io.writers.warehouse import Warehouse
 
 MODES = ("one by one", "threads", "threads+processes")
@@ -34,7 +33,7 @@ MODES = ("one by one", "threads", "threads+processes")
 class BackfillOptions:
     projects: int = 20
     responses: int = 500
-    export_seconds: float = 10.0
+    export_seconds: float = 5.0
     repeats: int = 3
     threads: int = 20
     processes: int = os.cpu_count() or 2
@@ -117,8 +116,4 @@ def load_project(key: str, export: ExportSettings, folder: Path, url: str) -> No
     """Landing -> frames -> Parquet -> warehouse, as the pipeline's assets do."""
     tables = normalise_project(key, [export], Landing(folder / "landing"))
     write_lake(folder / "lake", tables)
-    warehouse = Warehouse(url)
-    try:
-        warehouse.replace_project(read_project(folder / "lake", key))
-    finally:
-        warehouse.dispose()
+    load_warehouse(url, folder / "lake", key)
