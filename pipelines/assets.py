@@ -1,19 +1,51 @@
 """The three project-partitioned assets: landed export files, the lake, the warehouse."""
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable
 
 import dagster as dg
-import pandas as pd
 
+from pipelines import checks, metadata
+from pipelines.policies import export_retry_policy, warehouse_freshness
+from pipelines.pools import export_pool, warehouse_pool
 from pipelines.resources import ProformaApiResource, StorageResource, WarehouseResource
+from pipelines.tags import tag_run
+from proforma_io import quality
 from proforma_io.config import Settings
-from proforma_io.load import export_project, load_warehouse, normalise_project, write_lake
+from proforma_io.errors import (
+    AuthenticationError,
+    ClientRequestError,
+    ConfigError,
+    ExportFailedError,
+    ForbiddenError,
+    RequestJsonError,
+)
+from proforma_io.load import (
+    export_project,
+    lake_row_counts,
+    lake_wide_columns,
+    load_warehouse,
+    loaded_responses,
+    normalise_project,
+    warehouse_row_counts,
+    wide_columns,
+    write_lake,
+)
 from proforma_io.models import ExportStatus
-from proforma_io.tables import ProjectTables
 
 GROUP = "proforma"
-API_POOL = "proforma_api"
-WAREHOUSE_POOL = "warehouse"
+PROGRESS_STEP = 10
+
+# Failures a retry cannot fix: a person has to change the configuration, the credentials, the
+# user's permissions or the query first.
+NOT_RETRIED = (
+    AuthenticationError,
+    ClientRequestError,
+    ConfigError,
+    ExportFailedError,
+    ForbiddenError,
+    RequestJsonError,
+)
 
 
 def project_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
@@ -24,15 +56,25 @@ def project_partitions(settings: Settings) -> dg.StaticPartitionsDefinition:
 def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     """The assets for the projects and templates of one configuration."""
     partitions = project_partitions(settings)
+    # Partitioned asset checks are a preview feature of Dagster 1.13; they are what gives each
+    # project its own check results, so the warning is expected here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        lake_specs = checks.check_specs("lake_tables", checks.LAKE_CHECKS, partitions)
+        warehouse_specs = checks.check_specs(
+            "warehouse_tables", checks.WAREHOUSE_CHECKS, partitions
+        )
 
     @dg.asset(
         partitions_def=partitions,
         group_name=GROUP,
         kinds={"file"},
-        pool=API_POOL,
+        pool=export_pool(settings),
+        retry_policy=export_retry_policy(settings),
         description=(
             "Export files of every configured template of the project, downloaded once from "
-            "ProForma and kept in the landing folder with their sha256 and size."
+            "ProForma and kept in the landing folder with their sha256 and size. A retry "
+            "resumes the export in flight instead of starting another."
         ),
     )
     def landed_exports(
@@ -41,34 +83,42 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         storage: StorageResource,
     ) -> dg.MaterializeResult:
         project = context.partition_key
+        tag_run(context, settings)
         exports = settings.exports_for(project)
         context.log.info(
             f"Exporting {len(exports)} template(s) of project {project}: "
-            + ", ".join(f"{e.template} as {e.format}" for e in exports)
+            + ", ".join(f"template {e.template} as {e.format}" for e in exports)
             + "."
         )
 
-        def report(status: ExportStatus) -> None:
-            context.log.info(f"Export {status.id} is {status.progress}% done.")
+        try:
+            with proforma_api.client() as client:
+                landed = export_project(
+                    client,
+                    exports,
+                    storage.landing(),
+                    settings.polling,
+                    on_progress=_progress_logger(context),
+                )
+        except NOT_RETRIED as exc:
+            raise dg.Failure(
+                description=f"Project {project} cannot be exported until this is fixed: {exc}",
+                allow_retries=False,
+            ) from exc
 
-        with proforma_api.client() as client:
-            landed = export_project(
-                client, exports, storage.landing(), settings.polling, on_progress=report
-            )
-
+        resumed = sum(item.resumed for item in landed)
+        context.log.info(
+            f"Landed {len(landed)} export file(s) of project {project}, "
+            f"{sum(item.size_bytes for item in landed):,} bytes"
+            + (f", {resumed} resumed after an interruption." if resumed else ".")
+        )
         return dg.MaterializeResult(
             metadata={
                 "export_ids": [item.export_id for item in landed],
                 "bytes": sum(item.size_bytes for item in landed),
-                "files": dg.MetadataValue.md(
-                    "\n".join(
-                        f"- template {item.template_id}: `{item.path}` "
-                        f"({item.size_bytes} bytes, sha256 `{item.sha256[:12]}`, "
-                        f"waited {item.wait_seconds:.1f} s)"
-                        for item in landed
-                    )
-                ),
                 "wait_seconds": round(max(item.wait_seconds for item in landed), 2),
+                "resumed": resumed,
+                "exports": dg.MetadataValue.md(metadata.exports_table(landed)),
             }
         )
 
@@ -77,17 +127,26 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name=GROUP,
         kinds={"parquet", "pandas"},
         deps=[landed_exports],
+        check_specs=lake_specs,
+        metadata=metadata.core_schema_metadata(),
         description=(
             "The project's responses normalised into the canonical tables (responses, answers, "
             "jira_fields, questions) and one wide table per template, as Hive-partitioned "
-            "Parquet in the lake."
+            "Parquet in the lake. Blocking checks keep bad data out of the warehouse."
         ),
     )
     def lake_tables(
-        context: dg.AssetExecutionContext, storage: StorageResource
+        context: dg.AssetExecutionContext,
+        storage: StorageResource,
+        warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
         project = context.partition_key
-        tables = normalise_project(project, settings.exports_for(project), storage.landing())
+        tag_run(context, settings)
+        exports = settings.exports_for(project)
+        previous_columns = lake_wide_columns(storage.lake, project)
+        loaded = loaded_responses(warehouse.url, project)
+
+        tables = normalise_project(project, exports, storage.landing())
         written = write_lake(storage.lake, tables)
         counts = tables.row_counts()
         context.log.info(
@@ -95,15 +154,34 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             + ", ".join(f"{rows} rows of {name}" for name, rows in counts.items())
             + "."
         )
+
+        columns = wide_columns(tables)
+        templates = [export.template for export in exports]
+        results = [
+            checks.check_result(
+                checks.NOT_EMPTIED, quality.exports_not_emptied(tables, templates, loaded)
+            ),
+            checks.check_result(checks.UNIQUE_ISSUE_FORM, quality.unique_issue_forms(tables)),
+            checks.check_result(checks.STATUS_PRESENT, quality.statuses_present(tables)),
+            checks.check_result(
+                checks.SCHEMA_CHANGES, quality.schema_changes(columns, previous_columns)
+            ),
+            checks.check_result(checks.QUARANTINED_VALUES, quality.quarantined_values(tables)),
+        ]
+        _log_failed_checks(context, results)
+        operations = settings.operations
         return dg.MaterializeResult(
             metadata={
                 "export_ids": tables.export_ids,
-                "rows": counts,
-                "dagster/row_count": counts.get("responses", 0),
-                "lake": dg.MetadataValue.path(str(storage.lake)),
+                **metadata.row_count_metadata(counts),
+                "lake": str(storage.lake),
                 "files": len(written.files),
-                "wide_tables": dg.MetadataValue.md(_wide_schemas(tables)),
-            }
+                **metadata.wide_schema_metadata(columns),
+                **metadata.preview_metadata(
+                    tables, operations.preview_rows, operations.masked_columns
+                ),
+            },
+            check_results=results,
         )
 
     @dg.asset(
@@ -111,7 +189,10 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name=GROUP,
         kinds={"sql"},
         deps=[lake_tables],
-        pool=WAREHOUSE_POOL,
+        pool=warehouse_pool(settings),
+        check_specs=warehouse_specs,
+        freshness_policy=warehouse_freshness(settings),
+        metadata=metadata.core_schema_metadata(),
         description=(
             "The project's rows in the SQL warehouse that dashboards read, replaced in one "
             "transaction from the project's partition of the lake."
@@ -123,29 +204,56 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
         project = context.partition_key
+        tag_run(context, settings)
         loaded = load_warehouse(warehouse.url, storage.lake, project, run_id=context.run.run_id)
         context.log.info(
-            f"Loaded project {project} into {warehouse.display_url}: "
+            f"Loaded project {project} into {warehouse.display_url} in {loaded.seconds:.1f} s: "
             + ", ".join(f"{rows} rows of {name}" for name, rows in loaded.rows.items())
             + "."
         )
+
+        agreement = quality.counts_agree(
+            lake_row_counts(storage.lake, project), warehouse_row_counts(warehouse.url, project)
+        )
+        results = [checks.check_result(checks.COUNTS_MATCH_LAKE, agreement)]
+        _log_failed_checks(context, results)
         return dg.MaterializeResult(
             metadata={
-                "rows": loaded.rows,
-                "dagster/row_count": loaded.rows.get("responses", 0),
+                **metadata.row_count_metadata(loaded.rows),
+                "export_ids": loaded.export_ids,
                 "warehouse": warehouse.display_url,
-            }
+                "load_seconds": round(loaded.seconds, 2),
+            },
+            check_results=results,
         )
 
     return [landed_exports, lake_tables, warehouse_tables]
 
 
-def _wide_schemas(tables: ProjectTables) -> str:
-    parts = [f"- `{name}`: {_columns(frame)}" for name, frame in tables.wide.items()]
-    return "\n".join(parts) or "(none)"
+def _progress_logger(context: dg.AssetExecutionContext) -> Callable[[ExportStatus], None]:
+    """Log an export's progress every `PROGRESS_STEP` percent, and when it completes."""
+    reported: dict[str, int] = {}
+
+    def report(status: ExportStatus) -> None:
+        last = reported.get(status.id)
+        if last is not None and status.progress < last + PROGRESS_STEP and not status.complete:
+            return
+        reported[status.id] = status.progress
+        if status.complete and not status.failed:
+            context.log.info(f"Export {status.id} is complete.")
+        elif not status.complete:
+            context.log.info(f"Export {status.id} is {status.progress}% done.")
+
+    return report
 
 
-def _columns(frame: pd.DataFrame, limit: int = 40) -> str:
-    names: Sequence[str] = [f"{column} ({dtype})" for column, dtype in frame.dtypes.items()]
-    more = f", and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
+def _log_failed_checks(
+    context: dg.AssetExecutionContext, results: list[dg.AssetCheckResult]
+) -> None:
+    for result in results:
+        if result.passed:
+            continue
+        level = "an error" if result.severity == dg.AssetCheckSeverity.ERROR else "a warning"
+        context.log.warning(
+            f"Check {result.check_name} did not pass ({level}): {result.description}"
+        )

@@ -10,9 +10,12 @@ import dagster as dg
 
 from pipelines.assets import build_assets, project_partitions
 from pipelines.resources import build_resources
+from pipelines.tags import project_tags
 from proforma_io.config import Settings, load_settings
 
 DAILY_JOB = "daily_load"
+
+__all__ = ["DAILY_JOB", "build_definitions", "defs", "project_tags"]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -22,6 +25,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     job = dg.define_asset_job(
         DAILY_JOB,
         selection=dg.AssetSelection.assets(*assets),
+        config=dg.PartitionedConfig(
+            partitions_def=partitions,
+            run_config_for_partition_key_fn=lambda _project: {},
+            tags_for_partition_key_fn=lambda project: project_tags(settings, project),
+        ),
         description="Export, normalise and load one project's ProForma responses.",
     )
 
@@ -40,18 +48,15 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 tags=project_tags(settings, project),
             )
 
+    # Each run loads one project through three steps in a row, so separate step processes would
+    # only add start-up time; scaling out is across runs (docs/production.md).
     return dg.Definitions(
         assets=assets,
         jobs=[job],
         schedules=[daily_load_schedule],
         resources=build_resources(settings),
+        executor=dg.in_process_executor,
     )
-
-
-def project_tags(settings: Settings, project: str) -> dict[str, str]:
-    """Run tags naming the project and its templates, for filtering runs in the UI."""
-    templates = ",".join(str(export.template) for export in settings.exports_for(project))
-    return {"proforma/project": project, "proforma/templates": templates}
 
 
 @dg.definitions

@@ -146,7 +146,7 @@ class ScheduleSettings(_Strict):
 
 
 # Column-name patterns whose values the Dagster previews hide: people's names and ids, e-mail
-# addresses, phone numbers, free-text summaries and descriptions.
+# addresses, phone numbers, profile links, free-text summaries and descriptions.
 DEFAULT_MASKED_COLUMNS = (
     "*name*",
     "*email*",
@@ -158,6 +158,10 @@ DEFAULT_MASKED_COLUMNS = (
     "*manager*",
     "*reporter*",
     "*assignee*",
+    "*approver*",
+    "*owner*",
+    "*contact*",
+    "*profile*",
     "*summary*",
     "*description*",
 )

@@ -2,11 +2,13 @@
 
 export_project (API -> landing) -> normalise_project (landing -> frames) -> write_lake
 (frames -> Parquet) -> load_warehouse (Parquet -> SQL). Each step reads only what the previous
-one wrote, so any step can be run again without repeating the ones before it.
+one wrote, so any step can be run again without repeating the ones before it. The readers at
+the end (row counts, column types) give the data-quality checks their other side.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,21 +16,36 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
 from proforma_io.auth import BasicCredentials, TokenCredentials, credentials_from_env
 from proforma_io.client import ProformaClient
 from proforma_io.config import ExportSettings, JiraSettings, PollingSettings, SandboxSettings
+from proforma_io.errors import LakeError
 from proforma_io.export_job import ExportSpec, PollPolicy, run_export
 from proforma_io.landing import LandedExport, Landing
 from proforma_io.models import ExportStatus
 from proforma_io.normalise import normalise_export
 from proforma_io.sandbox import Sandbox, SandboxData
 from proforma_io.tables import NormalisedExport, ProjectTables
-from proforma_io.writers.parquet import ParquetWrite, read_project, write_project
-from proforma_io.writers.warehouse import Warehouse, WarehouseLoad
+from proforma_io.writers.parquet import (
+    MANIFESTS_DIR,
+    PART_FILE,
+    PARTITION_COLUMN,
+    ParquetWrite,
+    partition_dir,
+    read_project,
+    wide_to_arrow,
+    write_project,
+)
+from proforma_io.writers.warehouse import LOAD_LOG, Warehouse, WarehouseLoad
 
 log = logging.getLogger(__name__)
 
 Credentials = BasicCredentials | TokenCredentials | None
+Columns = dict[str, str]
 
 SANDBOX_USER = BasicCredentials("admin", "admin")
 
@@ -172,5 +189,72 @@ def load_warehouse(
     """Replace the project's rows in the warehouse with its partition of the lake."""
     tables = read_project(lake_dir, project)
     warehouse = Warehouse(url)
-    warehouse.ensure_schema()
-    return warehouse.replace_project(tables, run_id=run_id)
+    try:
+        warehouse.ensure_schema()
+        return warehouse.replace_project(tables, run_id=run_id)
+    finally:
+        warehouse.dispose()
+
+
+def loaded_responses(url: str, project: str) -> dict[int, int]:
+    """Responses per template of the project's current load in the warehouse ({} before any)."""
+    warehouse = Warehouse(url)
+    try:
+        if not sa.inspect(warehouse.engine).has_table(LOAD_LOG):
+            return {}
+        counts = warehouse.template_counts(project)
+    finally:
+        warehouse.dispose()
+    return {template: rows.get("responses", 0) for template, rows in counts.items()}
+
+
+def warehouse_row_counts(url: str, project: str) -> dict[str, int]:
+    """Rows of the project in each core table and each of its wide tables in the warehouse."""
+    warehouse = Warehouse(url)
+    try:
+        return warehouse.project_counts(project)
+    finally:
+        warehouse.dispose()
+
+
+def lake_row_counts(lake_dir: Path, project: str) -> dict[str, int]:
+    """Rows of the project in each table of its last lake write, from the Parquet footers."""
+    return {
+        table: pq.read_metadata(_partition_file(lake_dir, table, project)).num_rows
+        for table in _lake_tables(lake_dir, project, wide_only=False)
+    }
+
+
+def lake_wide_columns(lake_dir: Path, project: str) -> dict[str, Columns]:
+    """Column types of the project's wide tables in the lake ({} before its first write)."""
+    columns = {}
+    for table in _lake_tables(lake_dir, project, wide_only=True):
+        schema = pq.read_schema(_partition_file(lake_dir, table, project))
+        columns[table] = _types(schema)
+    return columns
+
+
+def wide_columns(tables: ProjectTables) -> dict[str, Columns]:
+    """Column types of the project's wide frames as they will be written to the lake."""
+    return {name: _types(wide_to_arrow(frame).schema) for name, frame in tables.wide.items()}
+
+
+def _types(schema: pa.Schema) -> Columns:
+    return {item.name: str(item.type) for item in schema if item.name != PARTITION_COLUMN}
+
+
+def _partition_file(lake_dir: Path, table: str, project: str) -> Path:
+    return partition_dir(lake_dir, table, project) / PART_FILE
+
+
+def _lake_tables(lake_dir: Path, project: str, *, wide_only: bool) -> list[str]:
+    """The tables the lake's manifest lists for the project; none before its first write."""
+    path = Path(lake_dir) / MANIFESTS_DIR / f"{project}.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise LakeError(f"project {project}: manifest {path} is unreadable: {exc}") from exc
+    wide = list(manifest.get("wide_tables", []))
+    return wide if wide_only else [*manifest.get("core_tables", []), *wide]
