@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--export-seconds",
         type=float,
-        default=10.0,
+        default=5.0,
         help="server-side export latency in the backfill",
     )
     parser.add_argument("--work", default=".proforma/bench", help="folder for files and databases")
