@@ -74,15 +74,45 @@ def run_projects(settings: Settings, projects: list[str]) -> list[str]:
                     raise_on_error=False,
                 )
             took = time.monotonic() - started
+            evaluations = check_evaluations(result)
             if result.success:
-                console.print(f"  {project}: run {result.run_id[:8]} succeeded in {took:.1f} s")
+                console.print(
+                    f"  {project}: run {result.run_id[:8]} succeeded in {took:.1f} s; "
+                    + describe_checks(evaluations)
+                )
             else:
                 failed.append(project)
                 console.print(f"  [red]{project}: run {result.run_id[:8]} failed[/red]")
                 for event in result.all_events:
                     if event.is_step_failure and event.step_failure_data:
                         console.print(f"    {event.step_key}: {event.step_failure_data.error}")
+            for evaluation in evaluations:
+                if not evaluation.passed:
+                    console.print(f"    check {evaluation.check_name}: {evaluation.description}")
     return failed
+
+
+def check_evaluations(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:
+    """The asset check results a run recorded, in order."""
+    return [
+        event.asset_check_evaluation_data
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+
+
+def describe_checks(evaluations: list[dg.AssetCheckEvaluation]) -> str:
+    """`6 checks passed`, or how many passed and which warned or failed."""
+    passed = sum(evaluation.passed for evaluation in evaluations)
+    parts = [f"{passed} checks passed"]
+    for severity, verb in (
+        (dg.AssetCheckSeverity.WARN, "warned"),
+        (dg.AssetCheckSeverity.ERROR, "failed"),
+    ):
+        names = [e.check_name for e in evaluations if not e.passed and e.severity == severity]
+        if names:
+            parts.append(f"{len(names)} {verb} ({', '.join(names)})")
+    return ", ".join(parts)
 
 
 def print_summary(settings: Settings, projects: list[str], failed: list[str]) -> None:

@@ -32,6 +32,8 @@ def test_demo_loads_every_project_from_the_embedded_sandbox(tmp_path, monkeypatc
 
     assert result.exit_code == 0, result.output
     assert "Loading 2 project(s) from the embedded sandbox: HR, OPS" in result.output
+    assert result.output.count("succeeded in") == 2
+    assert result.output.count("s; 6 checks passed") == 2
     assert "responses-json-HR-3-" in result.output
     assert "responses-xlsx-OPS-8-" in result.output
     engine = sa.create_engine(f"sqlite:///{tmp_path / '.proforma' / 'warehouse.db'}")
@@ -57,3 +59,27 @@ def test_demo_rejects_a_project_not_in_the_configuration(tmp_path):
 
     assert result.exit_code == 2
     assert "not in the configuration: NOPE" in result.output
+
+
+def test_demo_names_the_check_that_kept_an_emptied_export_out_of_the_warehouse(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    config = tmp_path / "proforma.yaml"
+    settings = {
+        "sandbox": {"issues_per_project": 3, "export_seconds": 0.05},
+        "exports": [{"project": "HR", "template": 3}],
+        "polling": {"initial_interval_seconds": 0.02},
+    }
+    config.write_text(yaml.safe_dump(settings))
+    assert CliRunner().invoke(app, ["--config", str(config)]).exit_code == 0
+    settings["exports"][0]["jql"] = 'summary ~ "nothing says this"'
+    config.write_text(yaml.safe_dump(settings))
+
+    result = CliRunner().invoke(app, ["--config", str(config)])
+
+    assert result.exit_code == 1
+    assert "HR: run " in result.output and " failed" in result.output
+    assert "check export_not_emptied: Project HR: the new export has no responses" in (
+        " ".join(result.output.split())
+    )
