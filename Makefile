@@ -29,8 +29,9 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## dev: the Dagster UI on http://127.0.0.1:3000 with this code location
+## dev: the Dagster UI on http://127.0.0.1:3000 with this code location (pool limits applied first)
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m pipelines.pools
 	$(BIN)/dagster dev -w workspace.yaml
 
 ## sandbox: a standalone ProForma sandbox on http://127.0.0.1:8080/jira
