@@ -13,6 +13,7 @@ from proforma_io.client import ProformaClient
 from proforma_io.config import AuthSettings, JiraSettings, SandboxSettings, Settings
 from proforma_io.landing import Landing
 from proforma_io.load import ApiTarget, open_client
+from proforma_io.remote_lake import is_uri
 
 
 class ProformaApiResource(dg.ConfigurableResource):
@@ -59,7 +60,8 @@ class ProformaApiResource(dg.ConfigurableResource):
 
 
 class StorageResource(dg.ConfigurableResource):
-    """Local folders: where landed export files are kept and where the Parquet lake lives."""
+    """Where landed export files are kept (a local folder) and where the Parquet lake lives (a
+    folder, or a URI such as s3://bucket/lake)."""
 
     landing_dir: str
     lake_dir: str
@@ -68,8 +70,8 @@ class StorageResource(dg.ConfigurableResource):
         return Landing(Path(self.landing_dir))
 
     @property
-    def lake(self) -> Path:
-        return Path(self.lake_dir)
+    def lake(self) -> str | Path:
+        return self.lake_dir if is_uri(self.lake_dir) else Path(self.lake_dir)
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -112,7 +114,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "proforma_api": api,
         "storage": StorageResource(
-            landing_dir=str(settings.landing_dir), lake_dir=str(settings.lake_dir)
+            landing_dir=str(settings.landing_dir), lake_dir=settings.lake_location
         ),
         "warehouse": WarehouseResource(url=settings.warehouse_url),
     }

@@ -148,7 +148,7 @@ def print_summary(settings: Settings, projects: list[str], failed: list[str]) ->
 
     console.print(table)
     console.print(f"Landed files: {settings.landing_dir}")
-    console.print(f"Parquet lake: {settings.lake_dir}")
+    console.print(f"Parquet lake: {settings.lake_location}")
     console.print(f"Warehouse:    {warehouse.display_url}")
 
 

@@ -26,6 +26,7 @@ SANDBOX_URL = "sandbox"
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 CRON_FIELDS = 5
+LAKE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 class _Strict(BaseModel):
@@ -238,6 +239,13 @@ class Settings(_Strict):
     @property
     def lake_dir(self) -> Path:
         return self.resolve(self.paths.lake)
+
+    @property
+    def lake_location(self) -> str:
+        """The lake: a URI such as `s3://bucket/lake` as written, else the absolute folder."""
+        if LAKE_URI.match(self.paths.lake):
+            return self.paths.lake
+        return str(self.lake_dir)
 
     @property
     def warehouse_url(self) -> str:

@@ -8,8 +8,8 @@ the end (row counts, column types) give the data-quality checks their other side
 
 from __future__ import annotations
 
-import json
 import logging
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,19 +23,24 @@ import sqlalchemy as sa
 from proforma_io.auth import BasicCredentials, TokenCredentials, credentials_from_env
 from proforma_io.client import ProformaClient
 from proforma_io.config import ExportSettings, JiraSettings, PollingSettings, SandboxSettings
-from proforma_io.errors import LakeError
 from proforma_io.export_job import ExportSpec, PollPolicy, run_export
 from proforma_io.landing import LandedExport, Landing
 from proforma_io.models import ExportStatus
 from proforma_io.normalise import normalise_export
+from proforma_io.remote_lake import (
+    Lake,
+    download_project,
+    is_uri,
+    open_lake,
+    partition_file,
+    read_manifest,
+    upload_project,
+)
 from proforma_io.sandbox import Sandbox, SandboxData
 from proforma_io.tables import NormalisedExport, ProjectTables
 from proforma_io.writers.parquet import (
-    MANIFESTS_DIR,
-    PART_FILE,
     PARTITION_COLUMN,
     ParquetWrite,
-    partition_dir,
     read_project,
     wide_to_arrow,
     write_project,
@@ -178,16 +183,20 @@ def normalise_project(
     return ProjectTables.combine(project, normalised)
 
 
-def write_lake(lake_dir: Path, tables: ProjectTables) -> ParquetWrite:
-    """Replace the project's partition of every table in the Parquet lake."""
-    return write_project(lake_dir, tables)
+def write_lake(lake: Lake, tables: ProjectTables) -> ParquetWrite:
+    """Replace the project's partition of every table in the lake: a folder, or a URI."""
+    if not is_uri(lake):
+        return write_project(Path(lake), tables)
+    with tempfile.TemporaryDirectory(prefix="proforma-lake-") as staged:
+        written = write_project(Path(staged), tables)
+        return upload_project(Path(staged), lake, written)
 
 
 def load_warehouse(
-    url: str, lake_dir: Path, project: str, *, run_id: str | None = None
+    url: str, lake: Lake, project: str, *, run_id: str | None = None
 ) -> WarehouseLoad:
     """Replace the project's rows in the warehouse with its partition of the lake."""
-    tables = read_project(lake_dir, project)
+    tables = _read_lake_project(lake, project)
     warehouse = Warehouse(url)
     try:
         warehouse.ensure_schema()
@@ -217,19 +226,23 @@ def warehouse_row_counts(url: str, project: str) -> dict[str, int]:
         warehouse.dispose()
 
 
-def lake_row_counts(lake_dir: Path, project: str) -> dict[str, int]:
+def lake_row_counts(lake: Lake, project: str) -> dict[str, int]:
     """Rows of the project in each table of its last lake write, from the Parquet footers."""
+    filesystem, root = open_lake(lake)
     return {
-        table: pq.read_metadata(_partition_file(lake_dir, table, project)).num_rows
-        for table in _lake_tables(lake_dir, project, wide_only=False)
+        table: pq.read_metadata(
+            partition_file(root, table, project), filesystem=filesystem
+        ).num_rows
+        for table in _lake_tables(lake, project, wide_only=False)
     }
 
 
-def lake_wide_columns(lake_dir: Path, project: str) -> dict[str, Columns]:
+def lake_wide_columns(lake: Lake, project: str) -> dict[str, Columns]:
     """Column types of the project's wide tables in the lake ({} before its first write)."""
+    filesystem, root = open_lake(lake)
     columns = {}
-    for table in _lake_tables(lake_dir, project, wide_only=True):
-        schema = pq.read_schema(_partition_file(lake_dir, table, project))
+    for table in _lake_tables(lake, project, wide_only=True):
+        schema = pq.read_schema(partition_file(root, table, project), filesystem=filesystem)
         columns[table] = _types(schema)
     return columns
 
@@ -243,18 +256,18 @@ def _types(schema: pa.Schema) -> Columns:
     return {item.name: str(item.type) for item in schema if item.name != PARTITION_COLUMN}
 
 
-def _partition_file(lake_dir: Path, table: str, project: str) -> Path:
-    return partition_dir(lake_dir, table, project) / PART_FILE
+def _read_lake_project(lake: Lake, project: str) -> ProjectTables:
+    """The project's tables from a local lake, or downloaded from a lake named by a URI."""
+    if not is_uri(lake):
+        return read_project(Path(lake), project)
+    with tempfile.TemporaryDirectory(prefix="proforma-lake-") as staged:
+        return read_project(download_project(lake, project, Path(staged)), project)
 
 
-def _lake_tables(lake_dir: Path, project: str, *, wide_only: bool) -> list[str]:
+def _lake_tables(lake: Lake, project: str, *, wide_only: bool) -> list[str]:
     """The tables the lake's manifest lists for the project; none before its first write."""
-    path = Path(lake_dir) / MANIFESTS_DIR / f"{project}.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    manifest = read_manifest(lake, project)
+    if manifest is None:
         return []
-    except (OSError, ValueError) as exc:
-        raise LakeError(f"project {project}: manifest {path} is unreadable: {exc}") from exc
     wide = list(manifest.get("wide_tables", []))
     return wide if wide_only else [*manifest.get("core_tables", []), *wide]

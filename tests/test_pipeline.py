@@ -1,5 +1,5 @@
 """The daily job end to end: a real Dagster instance, the sandbox over HTTP, real SQLite and
-Parquet files, every partition."""
+Parquet files, every partition; and a lake named by a URI."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import yaml
 
 from pipelines.definitions import DAILY_JOB, build_definitions
 from proforma_io.config import Settings, load_settings
+from proforma_io.errors import LakeError
+from proforma_io.load import lake_row_counts, load_warehouse
 from proforma_io.sandbox import Sandbox, SandboxData
 
 SAMPLES = Path(__file__).parent / "data" / "samples"
@@ -204,3 +206,51 @@ def test_daily_schedule_requests_one_tagged_run_per_project(settings):
     assert [r.partition_key for r in requests] == PROJECTS
     assert [r.run_key for r in requests] == [f"{p}-2026-12-03T02:00" for p in PROJECTS]
     assert requests[2].tags["proforma/templates"] == "7,8"
+
+
+def test_lake_named_by_a_uri_is_written_and_loaded_through_pyarrow(
+    first_run, settings, instance, tmp_path
+):
+    lake = tmp_path / "object-store" / "lake"
+    config = yaml.safe_load((settings.base_dir / "proforma.yaml").read_text())
+    config["paths"] = {"landing": str(settings.landing_dir), "lake": lake.as_uri()}
+    config["warehouse"] = {"url": f"sqlite:///{tmp_path / 'dw.db'}"}
+    path = tmp_path / "proforma.yaml"
+    path.write_text(yaml.safe_dump(config))
+    uri_settings = load_settings(path)
+    job = build_definitions(uri_settings).resolve_job_def(DAILY_JOB)
+
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key="HR",
+        asset_selection=[dg.AssetKey("lake_tables"), dg.AssetKey("warehouse_tables")],
+    )
+
+    assert uri_settings.lake_location == lake.as_uri()
+    assert (lake / "responses" / "project_key=HR" / "part-0.parquet").is_file()
+    assert (lake / "_projects" / "HR.json").is_file()
+    checks = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert checks["counts_match_lake"] is True
+    engine = sa.create_engine(uri_settings.warehouse_url)
+    with engine.connect() as conn:
+        loaded = pd.read_sql_table("hr_onboarding", conn)
+    engine.dispose()
+    expected = first_run["hr_onboarding"]
+    assert sorted(loaded.response_id) == sorted(expected[expected.project_key == "HR"].response_id)
+
+
+def test_lake_uri_that_pyarrow_cannot_open_is_refused_naming_it():
+    with pytest.raises(LakeError, match=r"^the lake nope://bucket/lake cannot be opened: "):
+        lake_row_counts("nope://bucket/lake", "HR")
+
+
+def test_loading_a_project_never_written_to_a_uri_lake_names_what_is_missing(tmp_path):
+    lake = (tmp_path / "lake").as_uri()
+
+    with pytest.raises(LakeError, match=r"^project HR: the lake at file://.* has no manifest"):
+        load_warehouse(f"sqlite:///{tmp_path / 'dw.db'}", lake, "HR")
+    assert lake_row_counts(lake, "HR") == {}
