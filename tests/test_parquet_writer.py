@@ -1,8 +1,11 @@
-"""The Parquet lake writer: Hive layout, types read back by pyarrow and DuckDB, atomic swaps."""
+"""The Parquet lake writer: Hive layout, types read back by pyarrow and DuckDB, atomic swaps, and
+wide columns pinned through form changes."""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import threading
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -12,10 +15,25 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from _frames import HOSTILE_COLUMN, project_tables, wide_table_name
+from _frames import (
+    HOSTILE_COLUMN,
+    HR_WIDE,
+    hr_document,
+    hr_form,
+    hr_forms,
+    hr_tables,
+    project_tables,
+    wide_table_name,
+)
 
 from proforma_io.errors import LakeError
 from proforma_io.schema import ANSWERS_SCHEMA, CORE_TABLES, RESPONSES_SCHEMA
+from proforma_io.writers.lake_columns import (
+    WIDE_DIR,
+    read_changes,
+    read_registry,
+    registry_path,
+)
 from proforma_io.writers.parquet import (
     MANIFESTS_DIR,
     STAGING_DIR,
@@ -231,3 +249,74 @@ def test_a_column_added_to_the_schema_later_reads_as_nulls(tmp_path: Path) -> No
     assert list(questions.columns)[-2:] == ["wide_column", "export_id"]
     assert questions["wide_column"].isna().all()
     assert pa.Table.from_pandas(questions).num_rows == 8
+
+
+def test_a_relabelled_question_keeps_its_lake_column(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    write_project(lake, hr_tables(hr_document(), tmp_path, "r1"), run_id="r1")
+    document = hr_document()
+    hr_form(document, "HR-102", 3)["design"]["questions"]["6"]["label"] = "Desk no."
+
+    written = write_project(lake, hr_tables(document, tmp_path, "r2"), run_id="r2")
+
+    read = read_project(lake, "HR")
+    assert "desk_no" not in read.wide[HR_WIDE].columns
+    assert read.wide[HR_WIDE]["desk_number"].tolist()[:2] == [42.0, -3.0]
+    desk = read.core["questions"].set_index("question_id").loc["6"]
+    assert (desk["label"], desk["wide_column"]) == ("Desk no.", "desk_number")
+    assert written.schema_changes == []
+    assert registry_path(lake, HR_WIDE).exists()
+
+
+def test_a_lake_written_before_pinning_adopts_its_columns(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    write_project(lake, hr_tables(hr_document(), tmp_path, "r1"), run_id="r1")
+    shutil.rmtree(lake / WIDE_DIR)
+    document = hr_document()
+    for form in hr_forms(document):
+        form["design"]["questions"]["1"]["label"] = "Full legal name"
+
+    written = write_project(lake, hr_tables(document, tmp_path, "r2"), run_id="r2")
+
+    changes = [(c.column, c.identity, c.change) for c in written.schema_changes]
+    assert changes[0] == ("employee_name", "key:employee_name", "adopt_column")
+    assert len(changes) == 15 and {c for _, _, c in changes} == {"adopt_column"}
+    wide = read_project(lake, "HR").wide[HR_WIDE]
+    assert wide["employee_name"].tolist()[0] == "Ana Souza"
+    assert "full_legal_name" not in wide.columns
+
+
+def test_two_writers_of_one_wide_table_take_turns(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    tables = {project: hr_tables(hr_document(), tmp_path, project, project) for project in "AB"}
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(project: str) -> None:
+        try:
+            start.wait(10)
+            write_project(lake, tables[project], run_id=project)
+        except BaseException as exc:  # the test asserts on it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(project,)) for project in "AB"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    changes = read_changes(lake, HR_WIDE)
+    assert len(changes) == 15 and len({c.run_id for c in changes}) == 1
+    assert len(read_registry(lake, HR_WIDE)) == 15
+    for project in "AB":
+        assert len(read_project(lake, project).wide[HR_WIDE]) == 4
+
+
+def test_an_unreadable_registry_names_its_file(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    write_project(lake, hr_tables(hr_document(), tmp_path, "r1"), run_id="r1")
+    registry_path(lake, HR_WIDE).write_text("{not json", encoding="utf-8")
+
+    with pytest.raises(LakeError, match=r"wide table form_hr_3: registry .*form_hr_3\.json"):
+        write_project(lake, hr_tables(hr_document(), tmp_path, "r2"), run_id="r2")

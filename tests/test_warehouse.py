@@ -379,3 +379,36 @@ def test_the_password_never_shows_in_the_warehouse_repr() -> None:
 
     assert "s3cret" not in repr(store) and "s3cret" not in store.display_url
     assert store.display_url == "postgresql+psycopg://loader:***@db.example:5432/bi"
+
+
+def _statements(store: Warehouse) -> list[tuple[str, bool]]:
+    """Start recording the statements SQLAlchemy sends, with whether each is an executemany."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool
+    ) -> None:
+        seen.append((" ".join(statement.split()), many))
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_rows_arrive_by_copy_on_postgresql_and_batches_on_sqlite(database_url: str) -> None:
+    store = Warehouse(database_url, chunk_rows=5)
+    store.ensure_schema()
+    tables = project_tables("HR")
+    awkward = 'tab\there, new\nline, back\\slash, "quote", \\N, ;'
+    tables.core["answers"].loc[0, "value_text"] = awkward
+    seen = _statements(store)
+
+    store.replace_project(tables)
+
+    inserts = [(text, many) for text, many in seen if text.startswith("INSERT INTO answers")]
+    if store.engine.dialect.name == "postgresql":
+        assert inserts == []
+    else:
+        assert len(inserts) == 3 and all(many for _, many in inserts)
+    assert _answer(store, "HR-101/1", "1")["value_text"] == awkward
+    assert store.project_counts("HR")["answers"] == 13
+    store.dispose()

@@ -3,6 +3,8 @@
 `NNN_name.sql` with NNN below 100 is a migration: applied once, in one transaction with every
 other pending one, and recorded in `schema_version`. NNN of 100 and more is repeatable (the
 views): run on every `ensure_schema`. Statements end with a semicolon that ends their line.
+A warehouse made before versions were recorded has version 1's tables but no record of them:
+every statement of `001_core.sql` is `IF NOT EXISTS`, so it runs again harmlessly and is recorded.
 """
 
 from __future__ import annotations
