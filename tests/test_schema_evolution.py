@@ -421,3 +421,41 @@ def test_the_lake_registry_lists_the_pinned_columns(lake: Path, tmp_path: Path) 
         ("desk_number", "r2"),
         ("induction_session", "r2"),
     ]
+
+
+def test_views_give_current_labels_and_the_column_of_each_question(
+    warehouse: Warehouse, lake: Path, tmp_path: Path
+) -> None:
+    load(warehouse, lake, hr_document(), tmp_path, "r1")
+    document = remove_question(hr_document(), "13")
+    hr_form(document, "HR-102", 3)["design"]["questions"]["6"]["label"] = "Desk no. (floor plan)"
+
+    load(warehouse, lake, document, tmp_path, "r2")
+
+    with warehouse.engine.connect() as conn:
+        answered = conn.execute(
+            sa.text(
+                "SELECT identity, question_label, wide_column, responses, answer_rows "
+                "FROM v_question_answers WHERE identity IN ('id:6', 'key:employee_name', 'id:5') "
+                "ORDER BY identity"
+            )
+        ).all()
+        placed = conn.execute(
+            sa.text(
+                "SELECT column_name, column_type, question_label FROM v_wide_columns "
+                "WHERE column_name IN ('desk_number', 'notes_for_it') ORDER BY position"
+            )
+        ).all()
+        logged = conn.execute(
+            sa.text("SELECT template_ids, schema_changes FROM v_load_log ORDER BY run_id")
+        ).all()
+    assert [tuple(row) for row in answered] == [
+        ("id:5", "Equipment needed", "equipment_needed", 3, 5),
+        ("id:6", "Desk no. (floor plan)", "desk_number", 3, 3),
+        ("key:employee_name", "Employee name", "employee_name", 4, 4),
+    ]
+    assert [tuple(row) for row in placed] == [
+        ("desk_number", "number", "Desk no. (floor plan)"),
+        ("notes_for_it", "text", None),
+    ]
+    assert [tuple(row) for row in logged] == [("[3]", 15), ("[3]", 0)]
