@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from _frames import HR_WIDE, hr_document, hr_form, hr_forms, hr_tables
 
+from proforma_io.errors import WarehouseError
 from proforma_io.schema import WIDE_KEY_SCHEMA
 from proforma_io.writers.evolution import kind_of
 from proforma_io.writers.lake_columns import read_changes, read_registry
@@ -459,3 +460,30 @@ def test_views_give_current_labels_and_the_column_of_each_question(
         ("notes_for_it", "text", None),
     ]
     assert [tuple(row) for row in logged] == [("[3]", 15), ("[3]", 0)]
+
+
+def test_a_dashboard_view_on_a_wide_table_and_widening(
+    warehouse: Warehouse, lake: Path, tmp_path: Path
+) -> None:
+    load(warehouse, lake, hr_document(), tmp_path, "r1")
+    with warehouse.engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE VIEW dash_desks AS SELECT response_id, desk_number FROM {HR_WIDE}"
+        )
+
+    if warehouse.engine.dialect.name == "postgresql":
+        # PostgreSQL will not retype a column a view uses: the load is refused whole.
+        with pytest.raises(WarehouseError, match=r"project HR: .*view"):
+            load(warehouse, lake, retype(hr_document()), tmp_path, "r2")
+        assert column_values(warehouse, "desk_number")["HR-101/1"] == 42.0
+        return
+    load(warehouse, lake, retype(hr_document()), tmp_path, "r2")
+
+    with warehouse.engine.connect() as conn:
+        desks = conn.exec_driver_sql("SELECT * FROM dash_desks ORDER BY response_id").all()
+    assert [tuple(row) for row in desks] == [
+        ("HR-101/1", "42"),
+        ("HR-102/1", "-3"),
+        ("HR-102/3", "B-12"),
+        ("HR-97/1", "1000000"),
+    ]

@@ -412,3 +412,17 @@ def test_rows_arrive_by_copy_on_postgresql_and_batches_on_sqlite(database_url: s
     assert _answer(store, "HR-101/1", "1")["value_text"] == awkward
     assert store.project_counts("HR")["answers"] == 13
     store.dispose()
+
+
+def test_a_wide_column_of_an_unsupported_type_is_named_and_nothing_loads(
+    warehouse: Warehouse,
+) -> None:
+    warehouse.replace_project(project_tables("HR"))
+    odd = project_tables("HR", export_id="responses-json-HR-3-2")
+    odd.wide["form_hr_3"]["scores"] = pd.Series([[1, 2], [3]], dtype="object")
+
+    with pytest.raises(WarehouseError, match=r"wide table form_hr_3 .*column 'scores' has type"):
+        warehouse.replace_project(odd)
+
+    exports = {row["export_id"] for row in _rows(warehouse, "responses", "HR")}
+    assert exports == {"responses-json-HR-3-1"}

@@ -181,7 +181,10 @@ def plan_columns(
 
     for name, identity in _identify(table.column_names, claimed, columns).items():
         array = table.column(name)
-        kind = kind_of(array.type)
+        try:
+            kind = kind_of(array.type)
+        except TypeError as exc:
+            raise TypeError(f"column {name!r} has {exc}") from exc
         has_values = array.null_count < len(array)
         current = columns.get(identity)
         if current is None:

@@ -45,6 +45,9 @@ def registry_path(lake: Path, table: str) -> Path:
     return lake / WIDE_DIR / f"{table}.json"
 
 
+# Limitation: the locks are POSIX file locks, honoured between processes of one machine; two
+# machines writing one wide table of a shared (network) lake at the same moment can lose one
+# registry update. Let one machine write the lake, as the pipeline does.
 @contextmanager
 def locked(lake: Path, tables: Sequence[str]) -> Iterator[None]:
     """Hold the lock of every named wide table, taken in name order so writers never deadlock."""

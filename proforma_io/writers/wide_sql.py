@@ -281,7 +281,16 @@ def _rebuild_sqlite(
         f"SELECT {', '.join(sources)} FROM {preparer.quote(name)}"
     )
     conn.exec_driver_sql(f"DROP TABLE {preparer.quote(name)}")
-    conn.exec_driver_sql(f"ALTER TABLE {preparer.quote(interim)} RENAME TO {preparer.quote(name)}")
+    # SQLite's RENAME checks every view, and a dashboard's view on this table names a table that
+    # is gone for the moment; the legacy rename leaves views alone, and once the new table has
+    # the old name they read it.
+    conn.exec_driver_sql("PRAGMA legacy_alter_table = ON")
+    try:
+        conn.exec_driver_sql(
+            f"ALTER TABLE {preparer.quote(interim)} RENAME TO {preparer.quote(name)}"
+        )
+    finally:
+        conn.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
     index = preparer.quote(f"ix_{name}_project_key")
     conn.exec_driver_sql(f"CREATE INDEX {index} ON {preparer.quote(name)} (project_key)")
     log.info("Rebuilt wide table %s to widen column types.", name)
