@@ -400,6 +400,7 @@ def test_rows_arrive_by_copy_on_postgresql_and_batches_on_sqlite(database_url: s
     tables = project_tables("HR")
     awkward = 'tab\there, new\nline, back\\slash, "quote", \\N, ;'
     tables.core["answers"].loc[0, "value_text"] = awkward
+    tables.core["answers"].loc[1, "value_number"] = 0.1 + 0.2
     seen = _statements(store)
 
     store.replace_project(tables)
@@ -410,6 +411,9 @@ def test_rows_arrive_by_copy_on_postgresql_and_batches_on_sqlite(database_url: s
     else:
         assert len(inserts) == 3 and all(many for _, many in inserts)
     assert _answer(store, "HR-101/1", "1")["value_text"] == awkward
+    assert _answer(store, "HR-101/1", "2")["value_number"] == 0.30000000000000004
+    assert _answer(store, "HR-102/1", "6")["value_text"] is None
+    assert _answer(store, "HR-102/1", "8")["value_text"] == ""
     assert store.project_counts("HR")["answers"] == 13
     store.dispose()
 

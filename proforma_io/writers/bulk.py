@@ -2,20 +2,25 @@
 
 This is the one place rows reach the database. PostgreSQL gets `COPY ... FROM STDIN` through
 psycopg 3 on the connection SQLAlchemy holds, so the rows share the transaction of the DELETEs
-before them; SQLite gets executemany in batches.
+before them (as CSV that Arrow writes, so no row passes through Python); SQLite gets
+executemany in batches.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from proforma_io.errors import WarehouseError, truncate
+
+_CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
 
 
 def insert_rows(
@@ -60,14 +65,16 @@ def _batches(table: pa.Table, chunk_rows: int) -> Iterator[tuple[int, pa.Table]]
 
 
 def _copy(conn: Connection, name: str, columns: list[str], batch: pa.Table) -> None:
-    """COPY one batch through the psycopg connection under SQLAlchemy's transaction."""
+    """COPY one batch, written as CSV by Arrow, through the psycopg connection under
+    SQLAlchemy's transaction. Every value is quoted and a null is left empty and unquoted,
+    which is how PostgreSQL's CSV tells an empty string from NULL."""
     from psycopg import sql
 
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
         sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
+    data = io.BytesIO()
+    pacsv.write_csv(batch, data, write_options=_CSV)
     driver: Any = conn.connection.driver_connection
-    values = [column.to_pylist() for column in batch.columns]
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in zip(*values, strict=True):
-            copy.write_row(row)
+        copy.write(data.getbuffer())
