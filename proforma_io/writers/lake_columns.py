@@ -37,7 +37,7 @@ from proforma_io.writers.evolution import (
 )
 
 WIDE_DIR = "_wide"
-PARTITION_FILE = "part-0.parquet"
+PARTITION_FILE = "part-0.parquet"  # parquet.PART_FILE, which imports this module
 
 
 def registry_path(lake: Path, table: str) -> Path:

@@ -164,7 +164,7 @@ def _pin_wide_tables(
         try:
             plans[name] = lake_columns.plan_table(root, name, arrow[name], arrow[QUESTIONS], stamp)
             arrow[name] = conform(arrow[name], plans[name])
-        except (pa.ArrowException, TypeError) as exc:
+        except (pa.ArrowException, OSError, TypeError) as exc:
             raise LakeError(
                 f"project {project}: wide table {name} could not take its pinned columns: "
                 f"{truncate(str(exc))}; the lake is unchanged"
