@@ -1,7 +1,8 @@
 """`ProformaClient`: ProForma's Customer API over httpx.
 
 The export calls (start, status, streamed download) live here; the form operations on issues
-come from `FormOperations` and share this client's connection pool, error mapping and logging.
+come from `FormOperations` and share this client's connection pool, retries, error mapping and
+logging. Which calls are repeated, and when, is `http_retries`' concern.
 """
 
 from __future__ import annotations
@@ -18,14 +19,6 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    retry_if_result,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from proforma_io.auth import Credentials
 from proforma_io.errors import (
@@ -36,19 +29,20 @@ from proforma_io.errors import (
     ConfigError,
     DownloadError,
     ForbiddenError,
+    ForeignDownloadError,
     NotFoundError,
     RequestJsonError,
     ServerError,
     truncate,
 )
 from proforma_io.form_operations import FormOperations
+from proforma_io.http_retries import RetryPolicy, retrying
 from proforma_io.models import ApiErrorBody, ExportRequest, ExportStatus
 
 logger = logging.getLogger(__name__)
 
 API_PATH = "/rest/proforma/1"
 CHUNK_SIZE = 64 * 1024
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 EXPORT_NOT_FOUND_HINT = " (an unknown export id, or its file was already downloaded)"
 
@@ -56,8 +50,11 @@ EXPORT_NOT_FOUND_HINT = " (an unknown export id, or its file was already downloa
 class ProformaClient(FormOperations):
     """A client of ProForma's Customer API under a Jira base URL (context path allowed).
 
-    Status calls are retried on connection errors, 429 and 5xx; starting an export,
-    downloading its file and the form operations are not, since none may safely happen twice.
+    Calls are repeated as `retry` allows (see `http_retries`): status and PDF calls after
+    connection errors, 429 and 5xx; starting an export and the form changes only when the
+    server refused them unprocessed. A download is never repeated: the server deletes the file
+    as it serves it. TLS certificates are verified unless `verify` is False; a string names a
+    CA bundle file or folder.
     """
 
     def __init__(
@@ -67,8 +64,7 @@ class ProformaClient(FormOperations):
         credentials: Credentials | None = None,
         timeout: float = 30.0,
         verify: bool | str = True,
-        status_attempts: int = 4,
-        max_retry_wait: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so sharing it is safe
         transport: httpx.BaseTransport | None = None,
         retry_sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -77,13 +73,10 @@ class ProformaClient(FormOperations):
             raise ValueError(f"base URL must be an http(s) URL with a host, not {base_url!r}")
         if base.userinfo:
             raise ValueError("base URL must not carry a user or password; pass credentials=")
-        if status_attempts < 1:
-            raise ValueError(f"status_attempts must be at least 1, not {status_attempts}")
 
         self.base_url = str(base)
         self.api_root = httpx.URL(f"{self.base_url}{API_PATH}/")
-        self._status_attempts = status_attempts
-        self._max_retry_wait = max_retry_wait
+        self.retry = retry
         self._retry_sleep = retry_sleep
         self._http = httpx.Client(
             base_url=self.api_root,
@@ -113,7 +106,8 @@ class ProformaClient(FormOperations):
         self._http.close()
 
     def start_export(self, request: ExportRequest) -> ExportStatus:
-        """Ask the server to start an export; never retried, since each call starts one."""
+        """Ask the server to start an export; repeated only when the server refused it
+        unprocessed (429, 503) or the request never left, since each call starts one."""
         operation = f"start export of {request.project_key} template {request.template_form_id}"
         response = self._send(operation, "POST", "export", json=request.to_body())
         return self._parse_status(operation, response)
@@ -121,16 +115,7 @@ class ProformaClient(FormOperations):
     def export_status(self, export_id: str) -> ExportStatus:
         """The status of a started export, retried on connection errors, 429 and 5xx."""
         operation = f"status of export {export_id}"
-        retrying = Retrying(
-            stop=stop_after_attempt(self._status_attempts),
-            wait=self._retry_wait,
-            retry=retry_if_exception_type(ApiConnectionError)
-            | retry_if_result(lambda response: response.status_code in RETRY_STATUSES),
-            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-            sleep=self._retry_sleep,
-            before_sleep=_log_retry(operation),
-        )
-        response = retrying(self._send, operation, "GET", f"export/{quote(export_id, safe='')}")
+        response = self._send(operation, "GET", f"export/{quote(export_id, safe='')}")
         return self._parse_status(operation, response)
 
     def download_export(self, status: ExportStatus, dest: BinaryIO) -> int:
@@ -163,7 +148,7 @@ class ProformaClient(FormOperations):
 
         url = self.api_root.join(status.download_url)
         if _origin(url) != _origin(self.api_root):
-            raise DownloadError(
+            raise ForeignDownloadError(
                 f"export {status.id} points its download at {_origin_text(url)}, not at the "
                 f"configured server {_origin_text(self.api_root)}; refusing to send "
                 "credentials there"
@@ -171,6 +156,19 @@ class ProformaClient(FormOperations):
         return url
 
     def _send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        json: object | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one call, repeated as the retry policy allows; returns the last answer."""
+        retry = retrying(self.retry, operation, method, sleep=self._retry_sleep)
+        return retry(self._send_once, operation, method, path, json=json, params=params)
+
+    def _send_once(
         self,
         operation: str,
         method: str,
@@ -202,15 +200,6 @@ class ProformaClient(FormOperations):
                 f"{truncate(response.text)!r} ({type(exc).__name__})",
                 status_code=response.status_code,
             ) from exc
-
-    def _retry_wait(self, state: RetryCallState) -> float:
-        outcome = state.outcome
-        if outcome is not None and not outcome.failed:
-            delay = _retry_after(outcome.result())
-            if delay is not None:
-                return min(delay, self._max_retry_wait)
-        backoff = wait_exponential(multiplier=0.5, max=self._max_retry_wait)
-        return float(backoff(state))
 
     def _log_call(self, method: str, url: httpx.URL, status: int | None, started: float) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -263,7 +252,7 @@ def _raise_for_status(
     message = f"{operation} {verb} ({code})"
     if server_message:
         message += f": {server_message}"
-    message += _hint(status, message, not_found_hint)
+    message += _hint(response, message, not_found_hint)
     raise error_class(
         message, status_code=status, error=error, server_message=server_message or None
     )
@@ -300,33 +289,16 @@ def _error_class(status: int, error: str | None) -> type[ApiError]:
     return by_status.get(status, ApiError)
 
 
-def _hint(status: int, message: str, not_found_hint: str) -> str:
+def _hint(response: httpx.Response, message: str, not_found_hint: str) -> str:
+    status = response.status_code
     if status == 401:
         return "; check the user name and password or the token"
     if status == 404 and "downloaded" not in message:
         return not_found_hint
+    retry_after = response.headers.get("Retry-After", "").strip()
+    if status in (429, 503) and retry_after:
+        return f" (Retry-After: {truncate(retry_after, 40)})"
     return ""
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """A numeric Retry-After in seconds; HTTP dates are not honoured."""
-    value = response.headers.get("Retry-After", "").strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return max(seconds, 0.0)
-
-
-def _log_retry(operation: str) -> Callable[[RetryCallState], None]:
-    def log(state: RetryCallState) -> None:
-        outcome = state.outcome
-        if outcome is None:
-            return
-        reason = outcome.exception() if outcome.failed else outcome.result().status_code
-        logger.info("Retrying %s after attempt %d: %s", operation, state.attempt_number, reason)
-
-    return log
 
 
 def _content_length(response: httpx.Response) -> int | None:

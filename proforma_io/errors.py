@@ -128,3 +128,12 @@ class SandboxError(ProformaError):
 
 class FormArgumentError(ProformaError, ValueError):
     """A form operation was given an invalid issue key, form id or option; nothing was sent."""
+
+
+class ForeignDownloadError(DownloadError):
+    """The server pointed a download at another host than the configured Jira; it was refused,
+    since the credentials go with every request."""
+
+
+class ExportVanishedError(ExportError):
+    """The server forgot an export it had started (404 on its status) and no restart was left."""

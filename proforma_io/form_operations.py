@@ -2,8 +2,10 @@
 
 Add, copy, submit, reopen, unlock, PDF and visibility, each one call under
 `/rest/proforma/1/issue/{issueKey}/form`. Arguments are checked before anything is sent: an issue
-key such as `HR-101`, a form id of 1 or more, the status and visibility words. None of these
-calls is retried: a repeated submit or add would change the form twice.
+key such as `HR-101`, a form id of 1 or more, the status and visibility words. A change is sent
+again only when the server refused it unprocessed (429, 503) or it never left this machine,
+since a repeated submit or add would change the form twice; the PDF, a read, is retried like
+any GET (see `http_retries`).
 """
 
 from __future__ import annotations

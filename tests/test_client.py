@@ -1,7 +1,8 @@
 """ProformaClient against the sandbox over real HTTP, plus credentials that never leak.
 
-A few cases need answers the sandbox never gives (a short body, 503 with Retry-After); those run
-against a small scripted HTTP server on a local socket.
+Rate limits, server errors, slow answers and broken downloads come from the sandbox's injected
+faults; the two error bodies the sandbox never writes (a long HTML page, a `json` error on a
+status call) come from httpx's own mock transport.
 """
 
 from __future__ import annotations
@@ -10,29 +11,30 @@ import io
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from proforma_io.auth import BasicCredentials, TokenCredentials, credentials_from_env
 from proforma_io.client import ProformaClient
 from proforma_io.errors import (
     ApiConnectionError,
+    ApiError,
     AuthenticationError,
     ClientRequestError,
     ConfigError,
     DownloadError,
     ForbiddenError,
+    ForeignDownloadError,
     NotFoundError,
     RequestJsonError,
     ServerError,
 )
+from proforma_io.http_retries import RetryPolicy
 from proforma_io.models import ExportRequest, ExportStatus
-from proforma_io.sandbox import Sandbox, SandboxData
+from proforma_io.sandbox import Fault, Sandbox, SandboxData
 
 ADMIN = BasicCredentials("admin", "admin")
 TOKEN = "sandbox-admin-token"
@@ -50,6 +52,24 @@ def sandbox() -> Iterator[Sandbox]:
 def client(sandbox: Sandbox) -> Iterator[ProformaClient]:
     with ProformaClient(sandbox.base_url, credentials=ADMIN, timeout=10) as api:
         yield api
+
+
+@pytest.fixture
+def faulty(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The module's sandbox, its faults cleared before and after the test."""
+    sandbox.faults.clear()
+    yield sandbox
+    sandbox.faults.clear()
+
+
+def recording_client(sandbox: Sandbox, waits: list[float], **options: object) -> ProformaClient:
+    """A client whose retry waits are recorded in `waits` instead of slept."""
+    return ProformaClient(
+        sandbox.base_url,
+        credentials=ADMIN,
+        retry_sleep=waits.append,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def hr_request(**overrides: object) -> ExportRequest:
@@ -295,7 +315,7 @@ def test_download_url_on_another_origin_is_refused_before_any_request(
     )
     downloads_before = dict(sandbox.stats.downloads)
 
-    with pytest.raises(DownloadError, match="refusing to send credentials there"):
+    with pytest.raises(ForeignDownloadError, match="refusing to send credentials there"):
         client.download_export(status, io.BytesIO())
 
     assert dict(sandbox.stats.downloads) == downloads_before
@@ -308,153 +328,156 @@ def test_download_of_an_unfinished_export_is_refused(client: ProformaClient) -> 
         client.download_export(status, io.BytesIO())
 
 
-# Answers the sandbox never gives, from a scripted local HTTP server
+# Retries of status calls: rate limits, server errors, slow answers
 
 
-@dataclass
-class Scripted:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    cut_body_at: int | None = None
-
-
-class ScriptedServer:
-    """Answers each request with the next scripted response; records request lines."""
-
-    def __init__(self, answers: list[Scripted]) -> None:
-        self.answers = list(answers)
-        self.requests: list[str] = []
-        script = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                script.answer(self)
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                script.answer(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/jira"
-
-    def answer(self, handler: BaseHTTPRequestHandler) -> None:
-        self.requests.append(f"{handler.command} {handler.path}")
-        answer = self.answers.pop(0)
-        handler.send_response(answer.status)
-        handler.send_header("Content-Length", str(len(answer.body)))
-        for name, value in answer.headers.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(answer.body[: answer.cut_body_at])
-        handler.close_connection = True
-
-    def __enter__(self) -> ScriptedServer:
-        serve = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
-        serve.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def status_body(**values: object) -> bytes:
-    body = {"type": "responses-json", "id": "e1", "complete": False, "progress": 10}
-    body.update(values)
-    return json.dumps(body).encode()
-
-
-def test_short_download_body_raises_download_error() -> None:
-    body = b"x" * 5000
-    with ScriptedServer([Scripted(200, body, cut_body_at=1200)]) as server:
-        status = ExportStatus(
-            type="responses-json",
-            id="e1",
-            complete=True,
-            progress=100,
-            download_url=f"{server.base_url}/rest/proforma/1/export/e1/f.json",
+def test_status_call_is_retried_on_503_and_429_honouring_numeric_retry_after(
+    faulty: Sandbox,
+) -> None:
+    waits: list[float] = []
+    with recording_client(faulty, waits) as api:
+        started = api.start_export(hr_request())
+        faulty.faults.add(
+            Fault.http(503, call="status", retry_after="2"),
+            Fault.http(429, call="status", retry_after="0.5"),
         )
-        with (
-            ProformaClient(server.base_url, credentials=ADMIN) as api,
-            pytest.raises(DownloadError) as caught,
-        ):
-            api.download_export(status, io.BytesIO())
+        status = api.export_status(started.id)
 
-    assert str(caught.value).startswith("download of export e1 broke off after 1200 of 5000 bytes")
-
-
-def test_status_call_is_retried_on_503_honouring_a_numeric_retry_after() -> None:
-    answers = [
-        Scripted(503, b"busy", {"Retry-After": "2"}),
-        Scripted(429, b"", {"Retry-After": "0.5"}),
-        Scripted(200, status_body(progress=60)),
-    ]
-    waits: list[float] = []
-
-    with (
-        ScriptedServer(answers) as server,
-        ProformaClient(server.base_url, retry_sleep=waits.append) as api,
-    ):
-        status = api.export_status("e1")
-
-    assert status.progress == 60
+    assert status.id == started.id
     assert waits == [2.0, 0.5]
-    assert server.requests == ["GET /jira/rest/proforma/1/export/e1"] * 3
+    assert faulty.stats.status_polls[started.id] == 1  # the faults answered before the API
+    assert faulty.faults.applied == [
+        "503 on status (Retry-After: 2)",
+        "429 on status (Retry-After: 0.5)",
+    ]
 
 
-def test_status_call_gives_up_after_its_attempts_with_a_server_error() -> None:
-    answers = [Scripted(500, b'{"error": "server", "message": "database is down"}')] * 3
+def test_retry_after_zero_retries_at_once(faulty: Sandbox) -> None:
     waits: list[float] = []
+    with recording_client(faulty, waits) as api:
+        started = api.start_export(hr_request())
+        faulty.faults.add(Fault.http(429, call="status", retry_after="0", times=2))
+        status = api.export_status(started.id)
 
-    with ScriptedServer(answers) as server:
-        api = ProformaClient(server.base_url, status_attempts=3, retry_sleep=waits.append)
-        with api, pytest.raises(ServerError) as caught:
-            api.export_status("e1")
+    assert status.id == started.id
+    assert waits == [0.0, 0.0]
 
-    assert str(caught.value) == "status of export e1 failed (500 server): database is down"
+
+def test_retry_after_as_an_http_date_waits_until_that_time(faulty: Sandbox) -> None:
+    waits: list[float] = []
+    with recording_client(faulty, waits) as api:
+        started = api.start_export(hr_request())
+        faulty.faults.add(Fault.http(503, call="status", retry_after="date+3"))
+        api.export_status(started.id)
+
+    # An HTTP date has whole seconds, so the wait is a little under three seconds.
+    assert len(waits) == 1
+    assert 1.0 < waits[0] <= 3.0
+
+
+def test_retry_after_longer_than_the_longest_wait_fails_at_once(faulty: Sandbox) -> None:
+    waits: list[float] = []
+    faulty.faults.add(Fault.http(429, call="status", retry_after="120"))
+
+    with (
+        recording_client(faulty, waits, retry=RetryPolicy(max_wait=30)) as api,
+        pytest.raises(ApiError) as caught,
+    ):
+        api.export_status("responses-json-HR-3-1")
+
+    assert waits == []
+    assert caught.value.status_code == 429
+    assert str(caught.value).startswith("status of export responses-json-HR-3-1 refused (429)")
+    assert str(caught.value).endswith("(Retry-After: 120)")
+
+
+def test_status_call_without_retry_after_backs_off_exponentially(faulty: Sandbox) -> None:
+    waits: list[float] = []
+    faulty.faults.add(Fault.http(502, call="status", times=3))
+
+    with recording_client(faulty, waits, retry=RetryPolicy(attempts=4, backoff=0.5)) as api:
+        started = api.start_export(hr_request())
+        status = api.export_status(started.id)
+
+    assert status.id == started.id
+    assert waits == [0.5, 1.0, 2.0]
+
+
+def test_status_call_gives_up_after_its_attempts_with_the_server_message(
+    faulty: Sandbox,
+) -> None:
+    waits: list[float] = []
+    faulty.faults.add(Fault.http(500, call="status", times=None))
+
+    with (
+        recording_client(faulty, waits, retry=RetryPolicy(attempts=3)) as api,
+        pytest.raises(ServerError) as caught,
+    ):
+        api.export_status("responses-json-HR-3-1")
+
+    assert str(caught.value) == (
+        "status of export responses-json-HR-3-1 failed (500 server): "
+        "The sandbox answered 500 Internal Server Error."
+    )
     assert len(waits) == 2
-    assert len(server.requests) == 3
+    assert faulty.faults.applied.count("500 on status") == 3
 
 
-def test_status_call_is_not_retried_on_a_client_error() -> None:
-    answers = [Scripted(400, b'{"error": "json", "message": "bad", "details": "line 1"}')]
+def test_status_answered_past_the_timeout_is_asked_again(faulty: Sandbox) -> None:
+    waits: list[float] = []
+    with recording_client(faulty, waits, timeout=0.3) as api:
+        started = api.start_export(hr_request())
+        faulty.faults.add(Fault.slow(1.0, call="status"))
+        status = api.export_status(started.id)
+
+    assert status.id == started.id
+    assert len(waits) == 1
+    assert faulty.stats.status_polls[started.id] == 2
+
+
+def test_status_call_is_not_retried_on_a_client_error(faulty: Sandbox) -> None:
     waits: list[float] = []
 
     with (
-        ScriptedServer(answers) as server,
-        ProformaClient(server.base_url, retry_sleep=waits.append) as api,
+        recording_client(faulty, waits) as api,
+        pytest.raises(NotFoundError, match="status of export responses-json-HR-3-7 refused"),
+    ):
+        api.export_status("responses-json-HR-3-7")
+
+    assert waits == []
+    assert faulty.stats.status_polls["responses-json-HR-3-7"] == 1
+
+
+def test_json_error_on_a_status_call_is_not_retried() -> None:
+    calls: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(400, json={"error": "json", "message": "bad", "details": "line 1"})
+
+    waits: list[float] = []
+    with (
+        ProformaClient(
+            "http://jira.test/jira", transport=httpx.MockTransport(answer), retry_sleep=waits.append
+        ) as api,
         pytest.raises(RequestJsonError, match=r"\(400 json\): bad; details: line 1"),
     ):
         api.export_status("e1")
 
     assert waits == []
-
-
-def test_start_export_is_never_retried() -> None:
-    answers = [Scripted(503, b"busy", {"Retry-After": "1"})]
-    waits: list[float] = []
-
-    with (
-        ScriptedServer(answers) as server,
-        ProformaClient(server.base_url, retry_sleep=waits.append) as api,
-        pytest.raises(ServerError, match=r"start export of HR template 3 failed \(503\)"),
-    ):
-        api.start_export(hr_request())
-
-    assert waits == []
-    assert len(server.requests) == 1
+    assert len(calls) == 1
 
 
 def test_server_error_body_is_truncated_in_the_message() -> None:
-    answers = [Scripted(502, b"<html>" + b"x" * 5000 + b"</html>")]
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text="<html>" + "x" * 5000 + "</html>")
 
     with (
-        ScriptedServer(answers) as server,
-        ProformaClient(server.base_url, status_attempts=1) as api,
+        ProformaClient(
+            "http://jira.test/jira",
+            transport=httpx.MockTransport(answer),
+            retry=RetryPolicy(attempts=1),
+        ) as api,
         pytest.raises(ServerError) as caught,
     ):
         api.export_status("e1")
@@ -463,16 +486,129 @@ def test_server_error_body_is_truncated_in_the_message() -> None:
     assert "more characters)" in str(caught.value)
 
 
-def test_unreachable_server_raises_connection_error_after_retrying_status() -> None:
-    base_url = f"http://127.0.0.1:{free_port()}/jira"
+# Starting an export: repeated only when the server cannot have acted on it
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_start_refused_unprocessed_is_sent_again_and_starts_one_export(
+    faulty: Sandbox, status: int
+) -> None:
     waits: list[float] = []
+    before = len(faulty.stats.exports_started)
+    faulty.faults.add(Fault.http(status, call="start", retry_after="1"))
+
+    with recording_client(faulty, waits) as api:
+        started = api.start_export(hr_request())
+
+    assert waits == [1.0]
+    assert faulty.stats.exports_started[before:] == [started.id]
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_start_that_may_have_been_acted_on_is_never_sent_again(
+    faulty: Sandbox, status: int
+) -> None:
+    waits: list[float] = []
+    calls_before = faulty.stats.calls.get("start", 0)
+    faulty.faults.add(Fault.http(status, call="start"))
 
     with (
-        ProformaClient(base_url, timeout=2, retry_sleep=waits.append) as api,
-        pytest.raises(ApiConnectionError, match="status of export e1 failed: could not"),
+        recording_client(faulty, waits) as api,
+        pytest.raises(
+            ServerError, match=rf"start export of HR template 3 failed \({status} server"
+        ),
+    ):
+        api.start_export(hr_request())
+
+    assert waits == []
+    assert faulty.stats.calls["start"] == calls_before + 1
+
+
+def test_start_answered_past_the_timeout_is_not_sent_again(faulty: Sandbox) -> None:
+    waits: list[float] = []
+    before = len(faulty.stats.exports_started)
+    faulty.faults.add(Fault.slow(1.0, call="start"))
+
+    with (
+        recording_client(faulty, waits, timeout=0.3) as api,
+        pytest.raises(ApiConnectionError, match="start export of HR template 3 failed: could not"),
+    ):
+        api.start_export(hr_request())
+
+    assert waits == []
+    # The server started the export; only its answer was late.
+    assert len(faulty.stats.exports_started) == before + 1
+
+
+def test_unreachable_server_is_tried_again_for_status_and_for_start() -> None:
+    base_url = f"http://127.0.0.1:{free_port()}/jira"
+    status_waits: list[float] = []
+    start_waits: list[float] = []
+
+    with (
+        ProformaClient(base_url, timeout=2, retry_sleep=status_waits.append) as api,
+        pytest.raises(ApiConnectionError, match="status of export e1 failed: could not reach"),
     ):
         api.export_status("e1")
-        with pytest.raises(ApiConnectionError, match="start export of HR template 3 failed"):
-            api.start_export(hr_request())
+    # A refused connection never carried the request, so even a start is safe to repeat.
+    with (
+        ProformaClient(base_url, timeout=2, retry_sleep=start_waits.append) as api,
+        pytest.raises(ApiConnectionError, match="start export of HR template 3 failed"),
+    ):
+        api.start_export(hr_request())
 
-    assert len(waits) == 3
+    assert status_waits == [0.5, 1.0, 2.0]
+    assert start_waits == [0.5, 1.0, 2.0]
+
+
+def test_form_change_refused_with_503_is_sent_again_and_adds_one_form(faulty: Sandbox) -> None:
+    waits: list[float] = []
+    faulty.faults.add(Fault.http(503, call="form", retry_after="0"))
+
+    with recording_client(faulty, waits) as api:
+        first = api.add_form("HR-101", 3)
+        second = api.add_form("HR-101", 3)
+
+    assert waits == [0.0]
+    assert second.forms[0].id == first.forms[0].id + 1
+
+
+# Downloads: never repeated
+
+
+def test_dropped_download_raises_download_error_and_the_file_is_gone(
+    faulty: Sandbox, client: ProformaClient
+) -> None:
+    status = wait_complete(client, client.start_export(hr_request()))
+    faulty.faults.add(Fault.dropped_download(1200))
+
+    with pytest.raises(DownloadError) as caught:
+        client.download_export(status, io.BytesIO())
+    with pytest.raises(NotFoundError):
+        client.download_export(status, io.BytesIO())
+
+    assert str(caught.value).startswith(f"download of export {status.id} broke off after 1200 of ")
+    assert faulty.stats.downloads[status.id] == 2
+
+
+def test_download_shorter_than_its_content_length_raises_download_error(
+    faulty: Sandbox, client: ProformaClient
+) -> None:
+    status = wait_complete(client, client.start_export(hr_request()))
+    faulty.faults.add(Fault.short_download(300))
+
+    with pytest.raises(DownloadError, match=r"broke off after 300 of \d+ bytes"):
+        client.download_export(status, io.BytesIO())
+
+
+def test_download_failing_with_503_is_not_repeated_by_the_client(
+    faulty: Sandbox, client: ProformaClient
+) -> None:
+    status = wait_complete(client, client.start_export(hr_request()))
+    calls_before = faulty.stats.calls.get("download", 0)
+    faulty.faults.add(Fault.http(503, call="download", retry_after="0"))
+
+    with pytest.raises(ServerError, match=rf"download of export {status.id} failed \(503"):
+        client.download_export(status, io.BytesIO())
+
+    assert faulty.stats.calls["download"] == calls_before + 1

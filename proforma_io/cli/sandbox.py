@@ -9,6 +9,14 @@ import typer
 
 from proforma_io.cli.common import err, guarded
 
+FAULT_HELP = (
+    "Misbehave on purpose; repeatable. A kind, then comma-separated options: "
+    "'503,call=status,retry-after=0,times=2' (429/500/502/503/504 on start|status|download|form|"
+    "any; retry-after=SECONDS or date+N), 'slow=5,call=status', 'drop=1000' or 'short=1000' "
+    "(download breaks after that many bytes), 'fail=MESSAGE', 'stall=50', 'vanish', 'no-url', "
+    "'foreign-url=http://other:8080', 'file-name=NAME'. Options: project=KEY, times=N|always."
+)
+
 
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -21,6 +29,7 @@ def sandbox(
         typer.Option(help="Folder of *.responses.json/.xlsx export files to serve as well."),
     ] = None,
     export_seconds: Annotated[float, typer.Option(help="How long an export takes.")] = 2.0,
+    fault: Annotated[list[str] | None, typer.Option(help=FAULT_HELP, show_default=False)] = None,
 ) -> None:
     """Serve a ProForma-compatible API with generated (and replayed) data until Ctrl-C.
 
@@ -42,10 +51,19 @@ def sandbox(
       export PROFORMA_JIRA_URL=http://127.0.0.1:8080/jira PROFORMA_USERNAME=admin
       export PROFORMA_PASSWORD=admin
       proforma form add HR-101 3 && proforma export run HR 3
+
+    \b
+    Make it misbehave (each fault once unless times= says otherwise):
+      proforma sandbox --fault '429,call=status,retry-after=2,times=3'
+      proforma sandbox --fault 'drop=1000' --fault 'fail=Disk full,project=OPS'
     """
-    from proforma_io.sandbox import DEFAULT_USERS, SandboxData, serve
+    from proforma_io.sandbox import DEFAULT_USERS, SandboxData, parse_fault, serve
     from proforma_io.sandbox.auth import describe_users
 
+    try:
+        faults = [parse_fault(text) for text in fault or ()]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fault") from None
     data = SandboxData.generated(seed=seed, issues_per_project=issues)
     if replay is not None:
         data = data.merge(guarded(lambda: SandboxData.from_folder(replay)))
@@ -53,4 +71,6 @@ def sandbox(
     err.print(
         "Users (password = name):", *describe_users(DEFAULT_USERS), sep="\n  ", soft_wrap=True
     )
-    serve(host, port, context_path, data, export_seconds)
+    if faults:
+        err.print("Faults, in order:", *map(str, faults), sep="\n  ", soft_wrap=True)
+    serve(host, port, context_path, data, export_seconds, faults=faults)

@@ -12,16 +12,22 @@ with sandbox.running():
 Users (`DEFAULT_USERS`, password = name): `admin` may do everything (also as the token
 `sandbox-admin-token`); `lead` may browse, edit and administer projects but not export; `agent`
 may browse and edit; `viewer` may only browse; `exporter` may only export.
+
+Faults (`Fault`, see `faults`) make it misbehave on purpose: errors, slow answers, broken
+downloads, exports that fail, stall or vanish.
 """
 
 from proforma_io.sandbox.app import SandboxStats
 from proforma_io.sandbox.auth import ADMIN_TOKEN, DEFAULT_USERS, SandboxUser
+from proforma_io.sandbox.faults import Fault, FaultPlan, parse_fault
 from proforma_io.sandbox.server import Sandbox, serve
 from proforma_io.sandbox.store import Form, Issue, Project, SandboxData, Template
 
 __all__ = [
     "ADMIN_TOKEN",
     "DEFAULT_USERS",
+    "Fault",
+    "FaultPlan",
     "Form",
     "Issue",
     "Project",
@@ -30,5 +36,6 @@ __all__ = [
     "SandboxStats",
     "SandboxUser",
     "Template",
+    "parse_fault",
     "serve",
 ]

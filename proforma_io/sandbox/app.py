@@ -25,6 +25,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proforma_io.sandbox.auth import EXPORT_ALL_DATA, SandboxUser
 from proforma_io.sandbox.exports import EXPORT_TYPES, ExportJob, ExportRegistry, ExportRequest
+from proforma_io.sandbox.faults import (
+    DOWNLOAD_KINDS,
+    EXPORT_KINDS,
+    Fault,
+    FaultMiddleware,
+    FaultPlan,
+    InjectedDrop,
+    classify,
+)
 from proforma_io.sandbox.form_api import FormApi, form_routes
 from proforma_io.sandbox.responses import BadBody, api_error, bad_body, refusal, shown
 from proforma_io.sandbox.store import SandboxData
@@ -37,12 +46,17 @@ CHUNK_SIZE = 64 * 1024
 
 @dataclass
 class SandboxStats:
-    """What clients did: exports started, polls and download attempts per export, requests."""
+    """What clients did: exports started, polls and download attempts per export, requests.
+
+    `calls` counts every request by call (`start`, `status`, `download`, `form`), those a
+    fault answered included; `downloads` counts only those that reached an export's file.
+    """
 
     exports_started: list[str] = field(default_factory=list)
     status_polls: dict[str, int] = field(default_factory=dict)
     downloads: dict[str, int] = field(default_factory=dict)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    calls: dict[str, int] = field(default_factory=dict)
 
 
 def build_app(
@@ -53,19 +67,29 @@ def build_app(
     export_seconds: float,
     stats: SandboxStats,
     executor: Executor,
+    faults: FaultPlan | None = None,
 ) -> Starlette:
-    """The sandbox application; `context_path` is "" or starts with "/" and has no trailing "/"."""
-    api = _ExportApi(ExportRegistry(data, export_seconds, executor), users, stats, context_path)
-    base = f"{context_path}{API_PATH}/export"
+    """The sandbox application; `context_path` is "" or starts with "/" and has no trailing "/".
+
+    `faults` are injected as planned (see `faults`); none by default.
+    """
+    plan = faults if faults is not None else FaultPlan()
+    registry = ExportRegistry(data, export_seconds, executor)
+    api = _ExportApi(registry, users, stats, context_path, plan)
+    api_root = f"{context_path}{API_PATH}"
+    base = f"{api_root}/export"
     routes = [
         Route(base, api.start, methods=["POST"]),
         Route(base + "/{export_id}", api.status, methods=["GET"]),
-        Route(base + "/{export_id}/{filename}", api.download, methods=["GET"]),
-        *form_routes(FormApi(data, users), f"{context_path}{API_PATH}"),
+        Route(base + "/{export_id}/{filename:path}", api.download, methods=["GET"]),
+        *form_routes(FormApi(data, users), api_root),
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(_RequestLog, stats=stats)],
+        middleware=[
+            Middleware(_RequestLog, stats=stats, api_root=api_root),
+            Middleware(FaultMiddleware, plan=plan, api_root=api_root),
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
 
@@ -107,11 +131,13 @@ class _ExportApi:
         users: Sequence[SandboxUser],
         stats: SandboxStats,
         context_path: str,
+        faults: FaultPlan,
     ) -> None:
         self.registry = registry
         self.users = users
         self.stats = stats
         self.context_path = context_path
+        self.faults = faults
 
     async def start(self, request: Request) -> Response:
         refusal = self._refusal(request)
@@ -140,7 +166,8 @@ class _ExportApi:
             message = f"Template form {number} does not exist in project {key}."
             return api_error(400, "client", message)
 
-        job = self.registry.start(export, template)
+        fault = self.faults.take(EXPORT_KINDS, "start", export.project_key)
+        job = self.registry.start(export, template, fault)
         self.stats.exports_started.append(job.id)
         log.info("Started export %s.", job.id)
         return JSONResponse(
@@ -157,6 +184,11 @@ class _ExportApi:
         job = self.registry.find(export_id)
         if job is None:
             return _no_export(export_id)
+        fault = job.fault.kind if job.fault is not None else None
+        if fault == "vanish":
+            self.registry.forget(job)
+            log.info("Export %s vanished (fault injected).", job.id)
+            return _no_export(export_id)
 
         state = self.registry.state(job)
         body: dict[str, Any] = {
@@ -166,7 +198,7 @@ class _ExportApi:
             "failed": state.failure is not None,
             "progress": state.progress,
         }
-        if state.complete and state.failure is None:
+        if state.complete and state.failure is None and fault != "no-url":
             body["downloadUrl"] = self._download_url(request, job)
         if state.failure is not None:
             body["message"] = state.failure
@@ -198,17 +230,21 @@ class _ExportApi:
         log.info("Export %s downloaded (%d bytes); its file is deleted.", job.id, len(content))
         headers = {
             "Content-Length": str(len(content)),
-            "Content-Disposition": f'attachment; filename="{job.filename}"',
+            "Content-Disposition": f'attachment; filename="{quote(job.filename)}"',
         }
-        return StreamingResponse(_chunks(content), media_type=job.media_type, headers=headers)
+        fault = self.faults.take(DOWNLOAD_KINDS, "download", job.request.project_key)
+        body = _chunks(content) if fault is None else _broken(content, fault)
+        return StreamingResponse(body, media_type=job.media_type, headers=headers)
 
     def _refusal(self, request: Request) -> Response | None:
         return refusal(self.users, request, [EXPORT_ALL_DATA], scope="global")
 
     def _download_url(self, request: Request, job: ExportJob) -> str:
         origin = f"{request.url.scheme}://{request.url.netloc}"
-        path = f"{self.context_path}{API_PATH}/export/{quote(job.id)}/{quote(job.filename)}"
-        return origin + path
+        if job.fault is not None and job.fault.kind == "foreign-url":
+            origin = job.fault.value.rstrip("/")
+        name = quote(job.filename, safe="")
+        return f"{origin}{self.context_path}{API_PATH}/export/{quote(job.id)}/{name}"
 
 
 def _no_export(export_id: str) -> JSONResponse:
@@ -219,6 +255,14 @@ def _no_export(export_id: str) -> JSONResponse:
 def _chunks(content: bytes) -> Iterator[bytes]:
     for offset in range(0, len(content), CHUNK_SIZE):
         yield content[offset : offset + CHUNK_SIZE]
+
+
+def _broken(content: bytes, fault: Fault) -> Iterator[bytes]:
+    """The first bytes of a file, then a dropped connection (`drop`) or a body cut short."""
+    yield from _chunks(content[: fault.number])
+    if fault.kind == "drop":
+        # An error after the answer started makes the server close the connection at once.
+        raise InjectedDrop(f"download dropped after {fault.number} bytes (fault)")
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -238,9 +282,10 @@ async def _server_error(request: Request, error: Exception) -> Response:
 class _RequestLog:
     """Records `(method, path, status)` of every request into the stats."""
 
-    def __init__(self, app: ASGIApp, stats: SandboxStats) -> None:
+    def __init__(self, app: ASGIApp, stats: SandboxStats, api_root: str) -> None:
         self.app = app
         self.stats = stats
+        self.api_root = api_root
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -259,4 +304,7 @@ class _RequestLog:
             await self.app(scope, receive, recording)
         finally:
             self.stats.requests.append((scope["method"], scope["path"], status))
+            call, _ = classify(scope["method"], scope["path"], self.api_root)
+            if call is not None:
+                self.stats.calls[call] = self.stats.calls.get(call, 0) + 1
             log.debug("%s %s answered %d.", scope["method"], scope["path"], status)

@@ -17,6 +17,7 @@ from typing import Any
 
 from proforma_io.sandbox.export_json import JSON_MEDIA_TYPE, render_json
 from proforma_io.sandbox.export_xlsx import XLSX_MEDIA_TYPE, render_xlsx
+from proforma_io.sandbox.faults import Fault
 from proforma_io.sandbox.jql import JqlError, Predicate, compile_jql
 from proforma_io.sandbox.store import SandboxData, Template
 
@@ -39,7 +40,10 @@ class ExportRequest:
 
 @dataclass
 class ExportJob:
-    """One export: its file is written by `render`, unless `failure` says why it failed."""
+    """One export: its file is written by `render`, unless `failure` says why it failed.
+
+    `fault` is the export fault injected into it, if any (see `faults`).
+    """
 
     id: str
     request: ExportRequest
@@ -48,6 +52,7 @@ class ExportJob:
     media_type: str
     render: Future[bytes] | None = None
     failure: str | None = None
+    fault: Fault | None = None
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,16 @@ class ExportRegistry:
         self._lock = threading.Lock()
         self._last_number = 0
 
-    def start(self, request: ExportRequest, template: Template) -> ExportJob:
+    def start(
+        self, request: ExportRequest, template: Template, fault: Fault | None = None
+    ) -> ExportJob:
         """Select the responses and start writing the file; a bad query fails the job."""
         extension, media_type = EXPORT_TYPES[request.type]
         filename = f"ProForma-{request.project_key}-form-{request.template_id}.{extension}"
+        if fault is not None and fault.kind == "file-name":
+            filename = fault.value
         job = ExportJob(self._new_id(request), request, self.clock(), filename, media_type)
+        job.fault = fault
 
         try:
             matches = compile_jql(request.jql)
@@ -98,13 +108,26 @@ class ExportRegistry:
     def find(self, export_id: str) -> ExportJob | None:
         return self._jobs.get(export_id)
 
+    def forget(self, job: ExportJob) -> None:
+        """Drop a job as if the server had lost it."""
+        self._jobs.pop(job.id, None)
+
     def state(self, job: ExportJob) -> JobState:
-        """How far the job is: progress follows the elapsed share of `export_seconds`."""
+        """How far the job is: progress follows the elapsed share of `export_seconds`.
+
+        A `fail` fault fails the job when it would have completed; a `stall` fault holds its
+        progress at the fault's value for ever.
+        """
         if job.failure is not None or job.render is None:
             return JobState(True, 100, job.failure)
 
         elapsed = self.clock() - job.started
         share = 1.0 if self.export_seconds <= 0 else min(elapsed / self.export_seconds, 1.0)
+        fault = job.fault
+        if fault is not None and fault.kind == "stall":
+            return JobState(False, min(int(share * 100), fault.number))
+        if fault is not None and fault.kind == "fail" and share >= 1.0:
+            return JobState(True, 100, fault.value)
         if share < 1.0 or not job.render.done():
             return JobState(False, min(int(share * 100), 99))
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 
 from proforma_io.errors import SandboxError
 from proforma_io.sandbox.app import SandboxStats, build_app
 from proforma_io.sandbox.auth import DEFAULT_USERS, SandboxUser
+from proforma_io.sandbox.faults import QUIET_FAULTS, Fault, FaultPlan
 from proforma_io.sandbox.store import SandboxData
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,9 @@ class Sandbox:
     """A ProForma-compatible server in a background thread, for tests, demos and benchmarks.
 
     `port=0` picks a free port; `base_url` then names it. `data` defaults to the generated set
-    and may be changed while the sandbox runs: a new export sees the change.
+    and may be changed while the sandbox runs: a new export sees the change. `faults` are
+    injected as planned; `sandbox.faults.add(...)` plans more while it runs. `tls` (a
+    certificate file and its key file) serves HTTPS.
     """
 
     def __init__(
@@ -38,6 +42,8 @@ class Sandbox:
         context_path: str = "/jira",
         export_seconds: float = 0.3,
         users: Sequence[SandboxUser] = DEFAULT_USERS,
+        faults: Iterable[Fault] = (),
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.data = data if data is not None else SandboxData.generated()
         self.host = host
@@ -46,6 +52,8 @@ class Sandbox:
         self.export_seconds = export_seconds
         self.users = tuple(users)
         self.stats = SandboxStats()
+        self.faults = FaultPlan(faults)
+        self.tls = tls
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -59,7 +67,8 @@ class Sandbox:
         """The Jira base URL clients use, context path included, without a trailing slash."""
         if self.port == 0:
             raise RuntimeError("the sandbox picks its port when it starts; call start() first")
-        return f"http://{_url_host(self.host)}:{self.port}{self.context_path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{_url_host(self.host)}:{self.port}{self.context_path}"
 
     def start(self) -> None:
         """Start serving and return once the server accepts connections."""
@@ -114,15 +123,21 @@ class Sandbox:
             export_seconds=self.export_seconds,
             stats=self.stats,
             executor=self._executor,
+            faults=self.faults,
         )
-        return uvicorn.Config(
+        certfile, keyfile = self.tls or (None, None)
+        config = uvicorn.Config(
             app,
             host=self.host,
             port=self.port,
             lifespan="off",
             log_level=log_level,
             access_log=log_level == "info",
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
         )
+        logging.getLogger("uvicorn.error").addFilter(QUIET_FAULTS)
+        return config
 
 
 def serve(
@@ -132,6 +147,7 @@ def serve(
     data: SandboxData | None = None,
     export_seconds: float = 0.3,
     users: Sequence[SandboxUser] = DEFAULT_USERS,
+    faults: Iterable[Fault] = (),
 ) -> None:
     """Serve in the foreground until interrupted, logging each request."""
     sandbox = Sandbox(
@@ -141,6 +157,7 @@ def serve(
         context_path=context_path,
         export_seconds=export_seconds,
         users=users,
+        faults=faults,
     )
     sandbox._executor = ThreadPoolExecutor(2, thread_name_prefix="sandbox-export")
     try:
