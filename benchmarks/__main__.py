@@ -29,8 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     if args.report:
-        results = [json.loads(Path(p).read_text()) for p in args.report]
-        _print(_merge(results))
+        _print(_merge([json.loads(Path(p).read_text()) for p in args.report]))
         return
 
     postgres = not args.skip_postgres and postgres_reachable(args.postgres)
@@ -42,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
             sizes=tuple(int(s) for s in args.sizes.split(",")),
             formats=tuple(args.formats.split(",")),
             repeats=args.repeats,
+            baseline_repeats=args.baseline_repeats,
             postgres=postgres,
             dlt=not args.skip_dlt,
             dlt_max=args.dlt_max,
@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--formats", default="json,xlsx")
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs per figure; the median is kept"
+    )
+    parser.add_argument(
+        "--baseline-repeats",
+        type=int,
+        default=None,
+        help="runs per baseline figure (pandas, openpyxl, calamine, dlt); default: --repeats",
     )
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--dlt-max", type=int, default=None, help="skip dlt above this size")

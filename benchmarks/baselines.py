@@ -76,6 +76,7 @@ def dlt_json(args: dict[str, Any]) -> Timing:
     import dlt
 
     path = Path(args["path"])
+    destination: Any
     if args["url"].startswith("sqlite"):
         destination = dlt.destinations.sqlalchemy(args["url"])
     else:
@@ -94,7 +95,8 @@ def dlt_json(args: dict[str, Any]) -> Timing:
     )
     with timed() as timing:
         pipeline.run(responses())
-    counts = pipeline.last_trace.last_normalize_info.row_counts
+    trace: Any = pipeline.last_trace
+    counts = trace.last_normalize_info.row_counts
     timing.extra = {"rows": {k: v for k, v in counts.items() if not k.startswith("_dlt")}}
     return timing
 

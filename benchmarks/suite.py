@@ -25,6 +25,7 @@ class SuiteOptions:
     sizes: tuple[int, ...]
     formats: tuple[str, ...] = ("json", "xlsx")
     repeats: int = 3
+    baseline_repeats: int | None = None
     postgres: bool = True
     dlt: bool = True
     dlt_max: int | None = None
@@ -147,7 +148,10 @@ class Suite:
     def _repeat(
         self, case: str, stage: str, tool: str, size: int, run: Callable[[int], Timing]
     ) -> Sample:
-        sample = repeat(case, stage, tool, size, self.options.repeats, run)
+        times = self.options.repeats
+        if tool != "ours" and self.options.baseline_repeats is not None:
+            times = self.options.baseline_repeats
+        sample = repeat(case, stage, tool, size, times, run)
         self.samples.append(sample)
         return sample
 
