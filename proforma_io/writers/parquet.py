@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from proforma_io.errors import LakeError, truncate
 from proforma_io.schema import CORE_TABLES, QUESTIONS, SCHEMAS, WIDE_KEY_SCHEMA
 from proforma_io.tables import ProjectTables, to_arrow
-from proforma_io.writers import lake_columns
+from proforma_io.writers import lake_columns, lake_swap
 from proforma_io.writers.evolution import ColumnPlan, SchemaChange, Stamp, conform, pin_questions
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ MANIFESTS_DIR = "_projects"
 # Staging sits beside the table folders rather than inside them: DuckDB's globs match hidden
 # folders, so `<table>/*/*.parquet` would read a half-written `.project_key=...` sibling. The
 # lake root is one filesystem, so the final renames stay atomic.
-STAGING_DIR = "_staging"
+STAGING_DIR = lake_swap.STAGING_DIR
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -92,8 +92,9 @@ def write_project(
     """Replace the project's partition of every core and wide table with `tables`' frames.
 
     Every table is converted and written to staging first, so a frame that fails leaves the lake
-    as it was. A reader sees a table's old partition or its new one, never a mix (for the instant
-    between two renames, none). A wide table the project no longer has keeps its old partition:
+    as it was. The partitions are then swapped in as one write (see `lake_swap`): one that stops
+    half-way, even in a killed process, is rolled back, at once or by the project's next write or
+    read. A wide table the project no longer has keeps its old partition:
     the lake holds every table ever written, while the manifest lists only the current ones.
     Wide tables get their pinned columns (`questions.wide_column` follows), and each schema
     change is recorded in the table's registry under `run_id`.
@@ -107,29 +108,24 @@ def write_project(
     for name in tables.wide:
         _check_name("wide table name", name, project)
 
-    # Limitation: a process killed mid-write leaves its folder under _staging/; it is never read
-    # and can be deleted by hand.
     staging = root / STAGING_DIR / f"{project}-{uuid.uuid4().hex}"
-    try:
-        staging.mkdir(parents=True)
-    except OSError as exc:
-        raise LakeError(f"project {project}: cannot create {staging}: {exc}") from exc
     stamp = Stamp(run_id, datetime.now(UTC), project)
-    try:
-        with lake_columns.locked(root, list(tables.wide)):
-            frames = {**{name: tables.core[name] for name in CORE_TABLES}, **tables.wide}
-            arrow = {name: _to_arrow(name, frame, project) for name, frame in frames.items()}
-            plans = _pin_wide_tables(root, arrow, list(tables.wide), stamp)
-            staged = {name: _stage(staging, name, table, project) for name, table in arrow.items()}
-            # Limitation: tables are swapped one after another, so a crash between two swaps
-            # leaves some of the project's tables new and others old until the next write.
-            files = [_swap_in(root, staging, name, project, rows) for name, rows in staged.items()]
-            for plan in plans:
-                lake_columns.write_registry(root, plan)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with lake_swap.project_lock(_lock_file(root, project)):
+        lake_swap.recover(root, project, _manifest_file(root, project))
+        try:
+            staging.mkdir(parents=True)
+        except OSError as exc:
+            raise LakeError(f"project {project}: cannot create {staging}: {exc}") from exc
+        try:
+            with lake_columns.locked(root, list(tables.wide)):
+                frames = {**{name: tables.core[name] for name in CORE_TABLES}, **tables.wide}
+                arrow = {name: _to_arrow(name, frame, project) for name, frame in frames.items()}
+                plans = _pin_wide_tables(root, arrow, list(tables.wide), stamp)
+                staged = {name: _stage(staging, name, t, project) for name, t in arrow.items()}
+                files, manifest = _swap_project(root, staging, tables, staged, plans)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
-    manifest = _write_manifest(root, tables, files)
     changes = [change for plan in plans for change in plan.changes]
     log.info(
         "Wrote project %s to the lake at %s: %d files, %d rows, %d bytes, %d schema changes.",
@@ -147,6 +143,9 @@ def read_project(lake: str | Path, project_key: str) -> ProjectTables:
     """Read back the tables of the project's last write, with `project_key` as first column."""
     root = Path(lake)
     _check_name("project key", project_key, project_key)
+    if lake_swap.needs_recovery(root, project_key):
+        with lake_swap.project_lock(_lock_file(root, project_key)):
+            lake_swap.recover(root, project_key, _manifest_file(root, project_key))
     manifest = _read_manifest(root, project_key)
 
     core = {name: _read_partition(root, name, project_key) for name in CORE_TABLES}
@@ -237,33 +236,51 @@ def _stage(staging: Path, name: str, table: pa.Table, project: str) -> int:
     return table.num_rows
 
 
-def _swap_in(root: Path, staging: Path, name: str, project: str, rows: int) -> TableFile:
-    """Move the staged partition into place: old one aside, new one in, old one dropped."""
-    target = partition_dir(root, name, project)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    aside = staging / f"{name}.previous"
-
+def _swap_project(
+    root: Path,
+    staging: Path,
+    tables: ProjectTables,
+    staged: dict[str, int],
+    plans: list[ColumnPlan],
+) -> tuple[list[TableFile], Path]:
+    """Swap every staged partition in, then commit by rewriting the manifest; on any error,
+    put every old partition and registry back."""
+    project = tables.project_key
+    targets = {name: partition_dir(root, name, project) for name in staged}
+    swap = lake_swap.Swap.begin(root, project, staging, targets)
     try:
-        if target.exists():
-            target.rename(aside)
-        (staging / name).rename(target)
-    except OSError as exc:
-        if aside.exists() and not target.exists():
-            aside.rename(target)
-        raise LakeError(
-            f"project {project}: could not move the new partition of {name} into {target}: {exc}"
-        ) from exc
+        files = []
+        for name, rows in staged.items():
+            path = swap.swap_in(name) / PART_FILE
+            files.append(TableFile(name, path, rows, path.stat().st_size))
+        for plan in plans:
+            swap.keep_registry(lake_columns.registry_path(root, plan.wide_table))
+            lake_columns.write_registry(root, plan)
+        manifest = _write_manifest(root, tables, files, swap.write_id)
+    except BaseException:
+        swap.roll_back()
+        raise
+    swap.finish()
+    return files, manifest
 
-    shutil.rmtree(aside, ignore_errors=True)
-    path = target / PART_FILE
-    return TableFile(name, path, rows, path.stat().st_size)
+
+def _manifest_file(root: Path, project: str) -> Path:
+    return root / MANIFESTS_DIR / f"{project}.json"
 
 
-def _write_manifest(root: Path, tables: ProjectTables, files: list[TableFile]) -> Path:
-    """Record the project's current tables and exports, replacing the file atomically."""
-    folder = root / MANIFESTS_DIR
-    path = folder / f"{tables.project_key}.json"
+def _lock_file(root: Path, project: str) -> Path:
+    return root / MANIFESTS_DIR / f".{project}.lock"
+
+
+def _write_manifest(
+    root: Path, tables: ProjectTables, files: list[TableFile], write_id: str
+) -> Path:
+    """Record the project's current tables and exports, replacing the file atomically; the
+    write whose id it records is committed."""
+    path = _manifest_file(root, tables.project_key)
+    folder = path.parent
     body: dict[str, Any] = {
+        "write_id": write_id,
         "project_key": tables.project_key,
         "export_ids": list(tables.export_ids),
         "core_tables": list(CORE_TABLES),
