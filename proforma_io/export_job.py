@@ -147,6 +147,9 @@ def _resume_or_start(
 
     Returns the in-flight record, the export's current status and whether it was resumed.
     """
+    # Limitation: the record is not a lock. Two runs of one template at the same moment both
+    # resume the same export; the first to download lands it and the second gets 404 and fails,
+    # and its retry starts a new export. The production instance allows one run per project.
     previous = landing.in_flight(spec.project_key, spec.template_id)
     if previous is not None and not _same_request(previous, spec):
         logger.warning(

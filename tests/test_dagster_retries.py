@@ -4,7 +4,6 @@ flight instead of starting another, and failures a retry cannot fix are not retr
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import yaml
 
 from pipelines.definitions import DAILY_JOB, build_definitions
 from proforma_io.config import Settings, load_settings
-from proforma_io.sandbox import Sandbox, SandboxData
+from proforma_io.sandbox import Fault, Sandbox, SandboxData
 
 EXPORTS = [{"project": "HR", "template": 3}]
 
@@ -104,22 +103,19 @@ def test_export_the_server_failed_is_not_retried(
     assert "failed on the server: Error in the JQL" in message
 
 
-def test_unreachable_jira_is_retried_as_often_as_configured(
-    tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+def test_server_error_on_start_is_retried_and_the_export_lands_once(
+    tmp_path: Path, sandbox: Sandbox, instance: dg.DagsterInstance
 ) -> None:
-    monkeypatch.setenv("PROFORMA_USERNAME", "admin")
-    monkeypatch.setenv("PROFORMA_PASSWORD", "admin")
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    sandbox.faults.add(Fault.http(500, call="start", times=2))
     settings = settings_for(
         tmp_path,
-        f"http://127.0.0.1:{port}/jira",
+        sandbox.base_url,
         operations={"export_retries": 2, "export_retry_delay_seconds": 0},
     )
 
     result = run_exports(settings, instance)
 
-    assert not result.success
+    assert result.success
     assert event_types(result).count("STEP_UP_FOR_RETRY") == 2
-    assert event_types(result).count("STEP_FAILURE") == 1
+    assert len(sandbox.stats.exports_started) == 1
+    assert sandbox.stats.downloads == {sandbox.stats.exports_started[0]: 1}
