@@ -14,6 +14,7 @@ from pipelines import pools
 from pipelines.definitions import build_definitions
 from pipelines.policies import export_retry_policy, longest_gap, warehouse_freshness
 from proforma_io.config import Settings, load_settings
+from proforma_io.errors import ConfigError
 
 MONDAY = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -135,3 +136,20 @@ def test_warehouse_tables_carry_the_freshness_policy(tmp_path: Path) -> None:
 
     assert spec.freshness_policy is not None
     assert spec.freshness_policy.fail_window.to_timedelta() == timedelta(hours=26)
+
+
+def test_masked_columns_are_lower_cased_and_a_blank_pattern_is_refused(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path, operations={"masked_columns": [" Email* ", "*NAME*"]})
+
+    assert settings.operations.masked_columns == ("email*", "*name*")
+    with pytest.raises(ConfigError, match=r"operations\.masked_columns: expected column names"):
+        settings_with(tmp_path, operations={"masked_columns": ["*name*", " "]})
+
+
+def test_operations_keys_are_checked_like_the_rest_of_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_with(tmp_path, operations={"export_pool_limit": 0, "pool": 3})
+
+    message = str(caught.value)
+    assert "operations.export_pool_limit: Input should be greater than or equal to 1" in message
+    assert "operations.pool: Extra inputs are not permitted" in message
