@@ -170,8 +170,9 @@ def _value(
 
 
 def _number(answer: Answer) -> float | None:
+    """A finite number; NaN and infinity (which a sheet's cell can hold) stay text only."""
     if answer.number is not None:
-        return answer.number
+        return answer.number if math.isfinite(answer.number) else None
     return parse_number(answer.text)
 
 

@@ -28,6 +28,7 @@ from proforma_io.answer_values import (
     value_kind,
 )
 from proforma_io.forms import FormResponse, Question
+from proforma_io.quarantine import screen
 from proforma_io.readers.json_export import read_json_export
 from proforma_io.readers.xlsx_export import read_xlsx_export
 from proforma_io.tables import NormalisedExport
@@ -56,7 +57,10 @@ def normalise_export(
     design: Sequence[Question] | None = None,
     loaded_at: dt.datetime | None = None,
 ) -> NormalisedExport:
-    """Read one landed export file and normalise it; `design` helps only XLSX files."""
+    """Read one landed export file and normalise it; `design` helps only XLSX files.
+
+    Values that cannot be loaded as they stand are set aside in the export's quarantine.
+    """
     if fmt == "json":
         responses = read_json_export(path).responses
     elif fmt == "xlsx":
@@ -64,7 +68,7 @@ def normalise_export(
     else:
         raise ValueError(f"unknown export format {fmt!r}: expected 'json' or 'xlsx'")
 
-    return normalise_responses(
+    export = normalise_responses(
         responses,
         project_key=project_key,
         template_id=template_id,
@@ -74,6 +78,7 @@ def normalise_export(
         wide_table=wide_table,
         loaded_at=loaded_at,
     )
+    return screen(export, responses, path)
 
 
 def normalise_responses(

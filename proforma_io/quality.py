@@ -123,7 +123,8 @@ def statuses_present(tables: ProjectTables) -> CheckOutcome:
 
 
 def quarantined_values(tables: ProjectTables) -> CheckOutcome:
-    """Values of number, date and time questions kept as text because they could not be read."""
+    """Values of number, date and time questions kept as text because they could not be read,
+    and the other values the normaliser set aside (the lake's `quarantine` table)."""
     project = tables.project_key
     answers = tables.core["answers"]
     kept = pd.Series(False, index=answers.index)
@@ -132,19 +133,31 @@ def quarantined_values(tables: ProjectTables) -> CheckOutcome:
         has_text = answers["value_text"].fillna("").str.strip() != ""
         kept |= of_type & answers[column].isna() & has_text
     quarantined = answers[kept]
+    others = tables.quarantine[tables.quarantine["kind"] != "unreadable"]
 
     per_question = quarantined.groupby(["template_id", "question_label"], dropna=False).size()
     counts = {f"template {t}: {label}": int(n) for (t, label), n in per_question.items()}
+    counts.update({str(kind): int(n) for kind, n in others.groupby("kind").size().items()})
     examples = [
         f"{row.response_id} {row.question_label}: {row.value_text!r}"
         for row in quarantined.head(EXAMPLES).itertuples()
     ]
+    examples += [f"{row.place}: {row.reason}" for row in others.head(EXAMPLES).itertuples()]
+    problems = []
     if len(quarantined):
+        problems.append(
+            f"{len(quarantined)} answers to number, date or time questions could not be read "
+            "and are kept as text in answers.value_text"
+        )
+    if len(others):
+        problems.append(
+            f"{len(others)} other values were set aside (texts cut, unknown question types, "
+            "answers to questions missing from their form) and recorded in the quarantine table"
+        )
+    if problems:
         return CheckOutcome(
             False,
-            f"Project {project}: {len(quarantined)} answers to number, date or time questions "
-            "could not be read and are kept as text in answers.value_text, e.g. "
-            f"{examples[0]}.",
+            f"Project {project}: " + "; ".join(problems) + f", e.g. {examples[0]}.",
             counts,
             examples,
         )

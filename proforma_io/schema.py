@@ -14,6 +14,8 @@ JIRA_FIELDS = "jira_fields"
 QUESTIONS = "questions"
 
 CORE_TABLES = (RESPONSES, ANSWERS, JIRA_FIELDS, QUESTIONS)
+# Values set aside while normalising (see `quarantine`); a lake table, not loaded into SQL.
+QUARANTINE = "quarantine"
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 LOCAL_TIMESTAMP = pa.timestamp("us")
@@ -93,11 +95,27 @@ QUESTIONS_SCHEMA = pa.schema(
     ]
 )
 
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("project_key", pa.string()),
+        ("template_id", pa.int64()),
+        ("export_id", pa.string()),
+        ("file", pa.string()),
+        ("place", pa.string()),
+        ("response_id", pa.string()),
+        ("question_id", pa.string()),
+        ("kind", pa.string()),
+        ("reason", pa.string()),
+        ("value", pa.string()),
+    ]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     RESPONSES: RESPONSES_SCHEMA,
     ANSWERS: ANSWERS_SCHEMA,
     JIRA_FIELDS: JIRA_FIELDS_SCHEMA,
     QUESTIONS: QUESTIONS_SCHEMA,
+    QUARANTINE: QUARANTINE_SCHEMA,
 }
 
 # Columns every wide table starts with, before one column per question.

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
-from proforma_io.schema import CORE_TABLES, SCHEMAS
+from proforma_io.schema import CORE_TABLES, QUARANTINE, SCHEMAS
 
 
 @dataclass
 class NormalisedExport:
-    """The canonical frames of one export file (one project, one template)."""
+    """The canonical frames of one export file (one project, one template), and the values
+    set aside while normalising it (see `quarantine`)."""
 
     project_key: str
     template_id: int
@@ -21,6 +22,7 @@ class NormalisedExport:
     core: dict[str, pd.DataFrame]
     wide_table: str
     wide: pd.DataFrame
+    quarantine: pd.DataFrame = field(default_factory=lambda: empty_frame(QUARANTINE))
 
     def row_counts(self) -> dict[str, int]:
         counts = {name: len(frame) for name, frame in self.core.items()}
@@ -36,6 +38,7 @@ class ProjectTables:
     core: dict[str, pd.DataFrame]
     wide: dict[str, pd.DataFrame] = field(default_factory=dict)
     export_ids: list[str] = field(default_factory=list)
+    quarantine: pd.DataFrame = field(default_factory=lambda: empty_frame(QUARANTINE))
 
     @classmethod
     def combine(cls, project_key: str, exports: Sequence[NormalisedExport]) -> ProjectTables:
@@ -53,7 +56,12 @@ class ProjectTables:
                     f"project {project_key}: two exports write wide table {export.wide_table}"
                 )
             wide[export.wide_table] = export.wide
-        return cls(project_key, core, wide, [e.export_id for e in exports])
+        quarantine = (
+            pd.concat([e.quarantine for e in exports], ignore_index=True)
+            if exports
+            else empty_frame(QUARANTINE)
+        )
+        return cls(project_key, core, wide, [e.export_id for e in exports], quarantine)
 
     def row_counts(self) -> dict[str, int]:
         counts = {name: len(frame) for name, frame in self.core.items()}
@@ -62,7 +70,7 @@ class ProjectTables:
 
 
 def empty_frame(table: str) -> pd.DataFrame:
-    """An empty frame with the columns and types of a core table."""
+    """An empty frame with the columns and types of a core table (or the quarantine)."""
     return SCHEMAS[table].empty_table().to_pandas()
 
 

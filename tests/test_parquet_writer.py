@@ -56,7 +56,7 @@ def test_each_table_lands_in_its_hive_partition_without_the_key_column(tmp_path:
 
     written = write_project(tmp_path, tables)
 
-    expected = [*CORE_TABLES, "form_hr_3"]
+    expected = [*CORE_TABLES, "quarantine", "form_hr_3"]
     assert [item.table for item in written.files] == expected
     for item in written.files:
         assert item.path == tmp_path / item.table / "project_key=HR" / "part-0.parquet"
@@ -67,6 +67,7 @@ def test_each_table_lands_in_its_hive_partition_without_the_key_column(tmp_path:
         "answers": 13,
         "jira_fields": 3,
         "questions": 8,
+        "quarantine": 0,
         "form_hr_3": 2,
     }
     assert written.manifest == tmp_path / MANIFESTS_DIR / "HR.json"

@@ -1,7 +1,9 @@
-"""Refusal of workbooks whose XML parts declare a DTD, before any parser sees them.
+"""Refusal of workbooks whose XML parts declare a DTD, or that unpack to too much, before any
+parser sees them.
 
 Declarations allow entity expansion ("billion laughs") and external entities. The check reads
 only each part's prolog, the text before its root element, so it costs little on large sheets.
+The unpacked size is what the archive's directory declares for each part.
 """
 
 from __future__ import annotations
@@ -14,15 +16,19 @@ from typing import IO
 from proforma_io.errors import ExportFileError
 
 PROLOG_LIMIT = 1 << 20
+# A sheet of 100,000 rows by 30 columns unpacks to about 300 MB.
+MAX_UNPACKED_BYTES = 1 << 30
 _CHUNK = 1 << 16
 
 
-def refuse_xml_declarations(path: Path) -> None:
-    """Raise `ExportFileError` naming the part when any XML part of the workbook has a DTD."""
-    # Limitation: decompressed part sizes are not capped, so a crafted archive whose shared
-    # strings inflate to gigabytes is only stopped by the machine's memory.
+def refuse_xml_declarations(path: Path, *, max_unpacked: int = MAX_UNPACKED_BYTES) -> None:
+    """Raise `ExportFileError` naming the part when any XML part of the workbook has a DTD, or
+    when its parts declare more than `max_unpacked` bytes together (a zip bomb)."""
+    # Limitation: the sizes checked are those the archive declares; a crafted archive that
+    # understates them is caught only when a part is unpacked past its declared size.
     try:
         with zipfile.ZipFile(path) as archive:
+            _refuse_oversized(path, archive.infolist(), max_unpacked)
             for info in archive.infolist():
                 with archive.open(info) as part:
                     if declares_dtd(part):
@@ -33,6 +39,19 @@ def refuse_xml_declarations(path: Path) -> None:
         raise ExportFileError(path, f"expected an XLSX workbook (a zip archive): {exc}") from exc
     except (OSError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise ExportFileError(path, f"cannot read the workbook: {exc}") from exc
+
+
+def _refuse_oversized(path: Path, parts: list[zipfile.ZipInfo], max_unpacked: int) -> None:
+    total = sum(info.file_size for info in parts)
+    if total <= max_unpacked:
+        return
+    largest = max(parts, key=lambda info: info.file_size)
+    raise ExportFileError(
+        path,
+        f"refused: the workbook unpacks to {total:,} bytes, more than the {max_unpacked:,} "
+        f"allowed ({largest.file_size:,} in this part alone)",
+        where=largest.filename,
+    )
 
 
 def declares_dtd(part: IO[bytes]) -> bool:

@@ -3,6 +3,7 @@
 Layout under the lake folder:
 
     <table>/project_key=<PROJECT>/part-0.parquet   one file per table and project
+    quarantine/project_key=<PROJECT>/...           values set aside (see `quarantine`)
     _projects/<PROJECT>.json                       what the project's last write holds
     _wide/<table>.json                             a wide table's pinned columns and changes
     _staging/                                      partitions being written, never read
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from proforma_io.errors import LakeError, truncate
-from proforma_io.schema import CORE_TABLES, QUESTIONS, SCHEMAS, WIDE_KEY_SCHEMA
+from proforma_io.schema import CORE_TABLES, QUARANTINE, QUESTIONS, SCHEMAS, WIDE_KEY_SCHEMA
 from proforma_io.tables import ProjectTables, to_arrow
 from proforma_io.writers import lake_columns, lake_swap
 from proforma_io.writers.evolution import ColumnPlan, SchemaChange, Stamp, conform, pin_questions
@@ -107,6 +108,8 @@ def write_project(
         raise LakeError(f"project {project}: expected core tables {missing}, they are missing")
     for name in tables.wide:
         _check_name("wide table name", name, project)
+        if name in SCHEMAS:
+            raise LakeError(f"project {project}: wide table name {name!r} is reserved")
 
     staging = root / STAGING_DIR / f"{project}-{uuid.uuid4().hex}"
     stamp = Stamp(run_id, datetime.now(UTC), project)
@@ -118,7 +121,8 @@ def write_project(
             raise LakeError(f"project {project}: cannot create {staging}: {exc}") from exc
         try:
             with lake_columns.locked(root, list(tables.wide)):
-                frames = {**{name: tables.core[name] for name in CORE_TABLES}, **tables.wide}
+                frames = {name: tables.core[name] for name in CORE_TABLES}
+                frames = {**frames, QUARANTINE: tables.quarantine, **tables.wide}
                 arrow = {name: _to_arrow(name, frame, project) for name, frame in frames.items()}
                 plans = _pin_wide_tables(root, arrow, list(tables.wide), stamp)
                 staged = {name: _stage(staging, name, t, project) for name, t in arrow.items()}
