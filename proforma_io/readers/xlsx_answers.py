@@ -27,7 +27,6 @@ from proforma_io.readers.xlsx_cells import (
     as_time,
     cell_text,
     is_number,
-    present,
 )
 
 SEPARATOR = ", "
@@ -39,17 +38,26 @@ def column_answers(question: Question, cells: list[Any]) -> list[Answer | None]:
     Equal cells share one `Answer` (it is immutable), which saves parsing a choice or date
     again for every row that repeats it, and the memory of holding it again.
     """
-    known: dict[tuple[type, Any], Answer] = {}
+    known: dict[Any, Answer] = {}
     answers: list[Answer | None] = []
+    append = answers.append
     for value in cells:
-        if not present(value):
-            answers.append(None)
+        # Text is the common cell: keyed by itself; other values by type too, so 1 and True
+        # (equal in Python) stay apart.
+        if type(value) is str:
+            if not value or value.isspace():
+                append(None)
+                continue
+            key: Any = value
+        elif value is None:
+            append(None)
             continue
-        key = (type(value), value)
+        else:
+            key = (type(value), value)
         given = known.get(key)
         if given is None:
             given = known[key] = answer(question, value)
-        answers.append(given)
+        append(given)
     return answers
 
 
