@@ -137,11 +137,19 @@ def _version(name: str) -> str:
 
 
 def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {"machine": results[0]["machine"], "samples": [], "backfill": None}
+    """One result from several runs; a later run's figure replaces an earlier one's."""
+    samples: dict[tuple[Any, ...], dict[str, Any]] = {}
+    backfill = None
     for result in results:
-        merged["samples"] += result["samples"]
-        merged["backfill"] = result.get("backfill") or merged["backfill"]
-    return merged
+        for sample in result["samples"]:
+            key = (sample["case"], sample["stage"], sample["tool"], sample["responses"])
+            samples[key] = sample
+        backfill = result.get("backfill") or backfill
+    return {
+        "machine": results[-1]["machine"],
+        "samples": list(samples.values()),
+        "backfill": backfill,
+    }
 
 
 def _print(results: dict[str, Any]) -> None:
