@@ -155,7 +155,8 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
 def _print(results: dict[str, Any]) -> None:
     fields = {f.name for f in dataclasses.fields(Sample)}
     samples = [Sample(**{k: v for k, v in s.items() if k in fields}) for s in results["samples"]]
-    sys.stdout.write(render(samples, results.get("backfill"), results["machine"]))
+    backfills = results.get("backfills") or [b for b in [results.get("backfill")] if b]
+    sys.stdout.write(render(samples, backfills, results["machine"]))
 
 
 if __name__ == "__main__":

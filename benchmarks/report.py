@@ -127,9 +127,7 @@ def linearity_table(samples: list[Sample]) -> list[str]:
     return lines
 
 
-def backfill_table(result: dict[str, Any] | None) -> list[str]:
-    if not result:
-        return ["(backfill not run)"]
+def backfill_table(result: dict[str, Any]) -> list[str]:
     options, walls = result["options"], result["walls"]
     slowest = result["slowest_single"]
     lines = [
@@ -150,7 +148,7 @@ def backfill_table(result: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def render(samples: list[Sample], backfill: dict[str, Any] | None, machine: dict[str, str]) -> str:
+def render(samples: list[Sample], backfills: list[dict[str, Any]], machine: dict[str, str]) -> str:
     sections = [
         "## Machine",
         *(f"- {key}: {value}" for key, value in machine.items()),
@@ -168,6 +166,9 @@ def render(samples: list[Sample], backfill: dict[str, Any] | None, machine: dict
         *linearity_table(samples),
         "",
         "## Backfill",
-        *backfill_table(backfill),
     ]
+    for backfill in backfills:
+        sections += [*backfill_table(backfill), ""]
+    if not backfills:
+        sections.append("(backfill not run)")
     return "\n".join(sections) + "\n"
