@@ -18,6 +18,7 @@ from proforma_io.errors import (
     ConfigError,
     ExportFailedError,
     ForbiddenError,
+    ForeignDownloadError,
     RequestJsonError,
 )
 from proforma_io.load import (
@@ -37,13 +38,15 @@ GROUP = "proforma"
 PROGRESS_STEP = 10
 
 # Failures a retry cannot fix: a person has to change the configuration, the credentials, the
-# user's permissions or the query first.
+# user's permissions, the query or Jira's base URL first. A failed export was already started
+# again by the export job as often as `polling.restarts` allows.
 NOT_RETRIED = (
     AuthenticationError,
     ClientRequestError,
     ConfigError,
     ExportFailedError,
     ForbiddenError,
+    ForeignDownloadError,
     RequestJsonError,
 )
 
@@ -107,10 +110,13 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             ) from exc
 
         resumed = sum(item.resumed for item in landed)
+        restarts = sum(len(item.restarts) for item in landed)
         context.log.info(
             f"Landed {len(landed)} export file(s) of project {project}, "
             f"{sum(item.size_bytes for item in landed):,} bytes"
-            + (f", {resumed} resumed after an interruption." if resumed else ".")
+            + (f", {resumed} resumed after an interruption" if resumed else "")
+            + (f", after {restarts} export(s) were given up and started again" if restarts else "")
+            + "."
         )
         return dg.MaterializeResult(
             metadata={
@@ -118,6 +124,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "bytes": sum(item.size_bytes for item in landed),
                 "wait_seconds": round(max(item.wait_seconds for item in landed), 2),
                 "resumed": resumed,
+                "restarts": restarts,
                 "exports": dg.MetadataValue.md(metadata.exports_table(landed)),
             }
         )
@@ -176,6 +183,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 **metadata.row_count_metadata(counts),
                 "lake": str(storage.lake),
                 "files": len(written.files),
+                "quarantined": len(tables.quarantine),
                 **metadata.wide_schema_metadata(columns),
                 **metadata.preview_metadata(
                     tables, operations.preview_rows, operations.masked_columns

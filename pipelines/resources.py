@@ -27,6 +27,8 @@ class ProformaApiResource(dg.ConfigurableResource):
     timeout_seconds: float = 30.0
     verify_tls: bool = True
     ca_bundle: str | None = None
+    retry_attempts: int = 4
+    retry_max_wait_seconds: float = 60.0
     sandbox_seed: int = 42
     sandbox_issues_per_project: int = 40
     sandbox_export_seconds: float = 1.0
@@ -41,6 +43,8 @@ class ProformaApiResource(dg.ConfigurableResource):
             timeout_seconds=self.timeout_seconds,
             verify_tls=self.verify_tls,
             ca_bundle=self.ca_bundle,
+            retry_attempts=self.retry_attempts,
+            retry_max_wait_seconds=self.retry_max_wait_seconds,
         )
         sandbox = SandboxSettings(
             seed=self.sandbox_seed,
@@ -103,6 +107,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         timeout_seconds=jira.timeout_seconds,
         verify_tls=jira.verify_tls,
         ca_bundle=jira.ca_bundle,
+        retry_attempts=jira.retry_attempts,
+        retry_max_wait_seconds=jira.retry_max_wait_seconds,
         sandbox_seed=sandbox.seed,
         sandbox_issues_per_project=sandbox.issues_per_project,
         sandbox_export_seconds=sandbox.export_seconds,

@@ -50,6 +50,8 @@ class JiraSettings(_Strict):
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     verify_tls: bool = True
     ca_bundle: str | None = None
+    retry_attempts: Annotated[int, Field(ge=1, le=20)] = 4
+    retry_max_wait_seconds: Annotated[float, Field(ge=0)] = 60.0
 
     @field_validator("base_url")
     @classmethod
@@ -123,6 +125,8 @@ class PollingSettings(_Strict):
     max_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     multiplier: Annotated[float, Field(ge=1)] = 1.5
     deadline_seconds: Annotated[float, Field(gt=0)] = 1800.0
+    restarts: Annotated[int, Field(ge=0, le=10)] = 2
+    restart_cooldown_seconds: Annotated[float, Field(ge=0)] = 30.0
 
 
 class ScheduleSettings(_Strict):

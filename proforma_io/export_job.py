@@ -2,6 +2,8 @@
 
 An export's id is recorded in the landing directory right after the start call, so a run that
 crashes or times out while polling resumes that export next time instead of starting another.
+An export that fails, vanishes or cannot be downloaded is given up for a new one after a
+cool-down, a bounded number of times (see `export_restarts`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from proforma_io import export_restarts
 from proforma_io.client import ProformaClient
-from proforma_io.errors import ExportFailedError, ExportTimeoutError, NotFoundError, truncate
-from proforma_io.landing import CompletedExport, InFlightExport, LandedExport, Landing
+from proforma_io.errors import ExportTimeoutError, ForeignDownloadError, NotFoundError
+from proforma_io.export_restarts import RestartNeeded
+from proforma_io.landing import (
+    CompletedExport,
+    ExportRestart,
+    InFlightExport,
+    LandedExport,
+    Landing,
+)
 from proforma_io.models import ExportFormat, ExportRequest, ExportStatus, export_type_for
 
 logger = logging.getLogger(__name__)
@@ -50,12 +60,15 @@ class ExportSpec:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """How often to ask for an export's status, and for how long."""
+    """How often to ask for an export's status, and for how long; how often to start a new
+    export instead of one that failed, vanished or broke, and how long to wait first."""
 
     initial_interval: float = 0.5
     max_interval: float = 10.0
     multiplier: float = 1.5
     deadline_seconds: float = 1800.0
+    restarts: int = 2
+    restart_cooldown: float = 30.0
 
     def __post_init__(self) -> None:
         if self.initial_interval <= 0 or self.max_interval < self.initial_interval:
@@ -67,6 +80,11 @@ class PollPolicy:
             raise ValueError(f"poll multiplier must be at least 1, not {self.multiplier}")
         if self.deadline_seconds <= 0:
             raise ValueError(f"poll deadline must be positive, not {self.deadline_seconds}")
+        if self.restarts < 0 or self.restart_cooldown < 0:
+            raise ValueError(
+                f"restarts ({self.restarts}) and their cool-down ({self.restart_cooldown} s) "
+                "must not be negative"
+            )
 
     def intervals(self) -> Iterator[float]:
         """The waits between polls: growing by `multiplier` up to `max_interval`."""
@@ -89,25 +107,64 @@ def run_export(
     """Run one export end to end and return its landed record.
 
     An export recorded in flight for the same request is resumed while the server still knows
-    it; otherwise a new one is started and recorded. The file is downloaded exactly once: the
-    server deletes it after the first download. The deadline counts from this call.
+    it and it has not stalled; otherwise a new one is started and recorded. The file is
+    downloaded once (again only while the server still lists it). An export that fails,
+    vanishes or whose download breaks is given up: after `policy.restart_cooldown` seconds a
+    new one starts, at most `policy.restarts` times, each recorded with its reason; the last
+    failure is raised with the server's message. Each export's deadline counts from this call
+    or from its restart.
     """
+    job = _Job(client, spec, landing, policy, on_progress, sleep, clock)
     started = clock()
     flight, status, resumed = _resume_or_start(client, spec, landing)
+    while True:
+        try:
+            return _complete(job, flight, status, resumed, started)
+        except RestartNeeded as restart:
+            flight, status = _restart(job, flight, restart)
+            resumed, started = False, clock()
+        except ForeignDownloadError:
+            landing.clear_in_flight(spec.project_key, spec.template_id, flight.export_id)
+            raise
 
-    status, polls = _wait_until_complete(
-        client, spec, status, policy, on_progress, sleep, clock, started
-    )
+
+@dataclass(frozen=True)
+class _Job:
+    """What one `run_export` call works with."""
+
+    client: ProformaClient
+    spec: ExportSpec
+    landing: Landing
+    policy: PollPolicy
+    on_progress: Callable[[ExportStatus], None] | None
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+
+
+def _complete(
+    job: _Job, flight: InFlightExport, status: ExportStatus, resumed: bool, started: float
+) -> LandedExport:
+    """Wait for one export, download its file and land it; `RestartNeeded` if it cannot be."""
+    spec, landing = job.spec, job.landing
+    stalled = export_restarts.stalled(flight, status) if resumed else None
+    if stalled is not None:
+        raise stalled
+
+    def gave_up(last: ExportStatus) -> None:
+        landing.record_in_flight(flight.model_copy(update={"timed_out_at": last.progress}))
+
+    try:
+        status, polls = _wait_until_complete(job, status, started, gave_up)
+    except NotFoundError as exc:
+        raise export_restarts.vanished(status.id, str(spec), exc) from exc
     completed_at = datetime.now(UTC)
-    waited = (completed_at - flight.started_at).total_seconds() if resumed else clock() - started
+    elapsed = job.clock() - started
+    waited = (completed_at - flight.started_at).total_seconds() if resumed else elapsed
 
     if status.failed:
-        landing.clear_in_flight(spec.project_key, spec.template_id, status.id)
-        reason = truncate(status.message or "no reason given")
-        raise ExportFailedError(
-            f"export {status.id} of {spec} failed on the server: {reason}",
-            server_message=status.message,
-        )
+        raise export_restarts.failed(status, str(spec))
+    if not status.download_url:
+        raise export_restarts.without_download_url(status, str(spec))
     completed = CompletedExport(
         project_key=spec.project_key,
         template_id=spec.template_id,
@@ -122,11 +179,10 @@ def run_export(
         polls=polls,
         resumed=resumed,
         replaces=flight.replaces,
+        restarts=flight.restarts,
     )
 
-    landed = landing.receive(
-        completed, status.file_name, lambda dest: client.download_export(status, dest)
-    )
+    landed = export_restarts.download_and_land(job.client, landing, completed, status)
     logger.info(
         "Landed export %s of %s: %s, %d bytes, sha256 %s, after %d polls and %.1f s",
         landed.export_id,
@@ -140,6 +196,29 @@ def run_export(
     return landed
 
 
+def _restart(
+    job: _Job, flight: InFlightExport, restart: RestartNeeded
+) -> tuple[InFlightExport, ExportStatus]:
+    """Give the export up and start a new one after the cool-down, or raise the final error."""
+    spec, landing, policy = job.spec, job.landing, job.policy
+    if len(flight.restarts) >= policy.restarts:
+        landing.clear_in_flight(spec.project_key, spec.template_id, flight.export_id)
+        raise restart.final(export_restarts.history(flight.restarts)) from restart
+
+    logger.warning(
+        "Export %s of %s %s; starting a new export in %g s (restart %d of at most %d)",
+        restart.export_id,
+        spec,
+        restart.reason,
+        policy.restart_cooldown,
+        len(flight.restarts) + 1,
+        policy.restarts,
+    )
+    job.sleep(policy.restart_cooldown)
+    restarts = [*flight.restarts, restart.record()]
+    return _start(job.client, spec, landing, flight.export_id, restarts)
+
+
 def _resume_or_start(
     client: ProformaClient, spec: ExportSpec, landing: Landing
 ) -> tuple[InFlightExport, ExportStatus, bool]:
@@ -151,6 +230,7 @@ def _resume_or_start(
     # resume the same export; the first to download lands it and the second gets 404 and fails,
     # and its retry starts a new export. The production instance allows one run per project.
     previous = landing.in_flight(spec.project_key, spec.template_id)
+    restarts: list[ExportRestart] = []
     if previous is not None and not _same_request(previous, spec):
         logger.warning(
             "Export %s of %s was in flight for another request (type, fields or JQL changed); "
@@ -169,6 +249,12 @@ def _resume_or_start(
                 spec,
                 f"{previous.started_at:%Y-%m-%d %H:%M:%S} UTC",
             )
+            gone = ExportRestart(
+                export_id=previous.export_id,
+                reason="unknown to the server when resumed (404 on its status)",
+                at=datetime.now(UTC),
+            )
+            restarts = [*previous.restarts, gone]
         else:
             logger.info(
                 "Resuming export %s of %s, in flight since %s (%d%% done)",
@@ -179,6 +265,19 @@ def _resume_or_start(
             )
             return previous, status, True
 
+    replaces = previous.export_id if previous is not None else None
+    flight, status = _start(client, spec, landing, replaces, restarts)
+    return flight, status, False
+
+
+def _start(
+    client: ProformaClient,
+    spec: ExportSpec,
+    landing: Landing,
+    replaces: str | None,
+    restarts: list[ExportRestart],
+) -> tuple[InFlightExport, ExportStatus]:
+    """Start a new export and record it in flight before anything else happens."""
     started_at = datetime.now(UTC)
     status = client.start_export(spec.request())
     flight = InFlightExport(
@@ -190,11 +289,12 @@ def _resume_or_start(
         fields=list(spec.fields),
         jql=spec.jql,
         started_at=started_at,
-        replaces=previous.export_id if previous is not None else None,
+        replaces=replaces,
+        restarts=restarts,
     )
     landing.record_in_flight(flight)
     logger.info("Started export %s of %s (%s)", status.id, spec, status.type)
-    return flight, status, False
+    return flight, status
 
 
 def _same_request(flight: InFlightExport, spec: ExportSpec) -> bool:
@@ -207,16 +307,13 @@ def _same_request(flight: InFlightExport, spec: ExportSpec) -> bool:
 
 
 def _wait_until_complete(
-    client: ProformaClient,
-    spec: ExportSpec,
-    status: ExportStatus,
-    policy: PollPolicy,
-    on_progress: Callable[[ExportStatus], None] | None,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
-    started: float,
+    job: _Job, status: ExportStatus, started: float, gave_up: Callable[[ExportStatus], None]
 ) -> tuple[ExportStatus, int]:
-    """Poll until the server says complete (or failed); returns the last status and poll count."""
+    """Poll until the server says complete (or failed); returns the last status and poll count.
+
+    Past the deadline, `gave_up` sees the last status before `ExportTimeoutError` is raised.
+    """
+    spec, policy, clock, on_progress = job.spec, job.policy, job.clock, job.on_progress
     polls = 0
     if on_progress:
         on_progress(status)
@@ -227,14 +324,16 @@ def _wait_until_complete(
         remaining = policy.deadline_seconds - elapsed
         if remaining <= 0:
             # The export stays recorded in flight, so the next attempt resumes it rather than
-            # starting another; the API has no call to cancel it.
+            # starting another (unless it made no progress meanwhile); the API has no call to
+            # cancel it.
+            gave_up(status)
             raise ExportTimeoutError(
                 f"export {status.id} of {spec} did not complete within "
                 f"{policy.deadline_seconds:g} s: {status.progress}% done after {polls} polls"
             )
-        sleep(min(next(intervals), remaining))
+        job.sleep(min(next(intervals), remaining))
 
-        status = client.export_status(status.id)
+        status = job.client.export_status(status.id)
         polls += 1
         logger.info(
             "Export %s of %s is %d%% done after %.1f s",

@@ -37,8 +37,20 @@ _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 logger = logging.getLogger(__name__)
 
 
+class ExportRestart(BaseModel):
+    """An export given up for a new one: which, why, and when (UTC)."""
+
+    export_id: str
+    reason: str
+    at: datetime
+
+
 class CompletedExport(BaseModel):
-    """What the export job knows of an export the server reported complete."""
+    """What the export job knows of an export the server reported complete.
+
+    `restarts` lists the exports given up before this one (failed, vanished, stalled, or their
+    download broke off), oldest first; `download_attempts` counts the downloads of this one.
+    """
 
     project_key: str
     template_id: int
@@ -53,13 +65,17 @@ class CompletedExport(BaseModel):
     polls: int
     resumed: bool = False
     replaces: str | None = None
+    restarts: list[ExportRestart] = []
+    download_attempts: int = 1
 
 
 class InFlightExport(BaseModel):
     """An export the server started that has not landed yet: enough to resume it after a crash.
 
     `replaces` names the in-flight export this one was started instead of, when the server no
-    longer knew that one (it vanished, or its file was downloaded but never landed).
+    longer knew that one (it vanished, or its file was downloaded but never landed). `restarts`
+    carries the exports given up so far; `timed_out_at` is the progress (0-100) at which a run
+    last gave up waiting for it.
     """
 
     project_key: str
@@ -71,6 +87,8 @@ class InFlightExport(BaseModel):
     jql: str | None = None
     started_at: datetime
     replaces: str | None = None
+    restarts: list[ExportRestart] = []
+    timed_out_at: int | None = None
 
 
 class LandedExport(CompletedExport):

@@ -24,6 +24,7 @@ from proforma_io.auth import BasicCredentials, TokenCredentials, credentials_fro
 from proforma_io.client import ProformaClient
 from proforma_io.config import ExportSettings, JiraSettings, PollingSettings, SandboxSettings
 from proforma_io.export_job import ExportSpec, PollPolicy, run_export
+from proforma_io.http_retries import RetryPolicy
 from proforma_io.landing import LandedExport, Landing
 from proforma_io.models import ExportStatus
 from proforma_io.normalise import normalise_export
@@ -79,12 +80,14 @@ def open_client(target: ApiTarget) -> Iterator[ProformaClient]:
     """A client for the configured API; for `sandbox`, an embedded sandbox runs meanwhile."""
     jira = target.jira
     verify: bool | str = jira.ca_bundle or jira.verify_tls
+    retry = RetryPolicy(attempts=jira.retry_attempts, max_wait=jira.retry_max_wait_seconds)
     if not jira.is_sandbox:
         with ProformaClient(
             jira.base_url,
             credentials=target.credentials,
             timeout=jira.timeout_seconds,
             verify=verify,
+            retry=retry,
         ) as client:
             yield client
         return
@@ -96,6 +99,7 @@ def open_client(target: ApiTarget) -> Iterator[ProformaClient]:
             sandbox.base_url,
             credentials=target.credentials or SANDBOX_USER,
             timeout=jira.timeout_seconds,
+            retry=retry,
         ) as client,
     ):
         log.info("Started the embedded ProForma sandbox at %s.", sandbox.base_url)
@@ -127,6 +131,8 @@ def poll_policy(polling: PollingSettings) -> PollPolicy:
         max_interval=polling.max_interval_seconds,
         multiplier=polling.multiplier,
         deadline_seconds=polling.deadline_seconds,
+        restarts=polling.restarts,
+        restart_cooldown=polling.restart_cooldown_seconds,
     )
 
 

@@ -21,7 +21,13 @@ from proforma_io.landing import InFlightExport, Landing
 from proforma_io.models import ExportStatus
 from proforma_io.sandbox import Sandbox, SandboxData
 
-FAST = PollPolicy(initial_interval=0.05, max_interval=0.2, multiplier=1.5, deadline_seconds=20)
+FAST = PollPolicy(
+    initial_interval=0.05,
+    max_interval=0.2,
+    multiplier=1.5,
+    deadline_seconds=20,
+    restart_cooldown=0,
+)
 HR = ExportSpec(project_key="HR", template_id=3, format="json")
 
 
