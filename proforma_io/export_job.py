@@ -107,9 +107,10 @@ def run_export(
     """Run one export end to end and return its landed record.
 
     An export recorded in flight for the same request is resumed while the server still knows
-    it and it has not stalled; otherwise a new one is started and recorded. The file is
+    it; otherwise a new one is started and recorded. The file is
     downloaded once (again only while the server still lists it). An export that fails,
-    vanishes or whose download breaks is given up: after `policy.restart_cooldown` seconds a
+    vanishes, breaks its download, or makes no progress over a whole deadline after a run gave
+    up waiting for it, is given up: after `policy.restart_cooldown` seconds a
     new one starts, at most `policy.restarts` times, each recorded with its reason; the last
     failure is raised with the server's message. Each export's deadline counts from this call
     or from its restart.
@@ -146,11 +147,11 @@ def _complete(
 ) -> LandedExport:
     """Wait for one export, download its file and land it; `RestartNeeded` if it cannot be."""
     spec, landing = job.spec, job.landing
-    stalled = export_restarts.stalled(flight, status) if resumed else None
-    if stalled is not None:
-        raise stalled
 
     def gave_up(last: ExportStatus) -> None:
+        stalled = export_restarts.stalled(flight, last)
+        if stalled is not None:
+            raise stalled
         landing.record_in_flight(flight.model_copy(update={"timed_out_at": last.progress}))
 
     try:

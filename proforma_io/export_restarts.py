@@ -1,7 +1,8 @@
 """When the export job gives an export up and starts another, and how it downloads a file once.
 
 An export is given up when the server failed it, forgot it (404 on status), completed it
-without a `downloadUrl`, or let it sit without progress after a run gave up waiting; and when
+without a `downloadUrl`, or let it sit without progress for a whole deadline after a run gave
+up waiting for it; and when
 its download broke off after the server had deleted the file. A download that failed is tried
 once more only when the server still lists the export as complete: its file is then still
 there. Every given-up export is recorded, with its reason, in the next one's manifest.
@@ -93,7 +94,8 @@ def without_download_url(status: ExportStatus, what: str) -> RestartNeeded:
 
 
 def stalled(flight: InFlightExport, status: ExportStatus) -> RestartNeeded | None:
-    """A resumed export that made no progress since a run gave up waiting for it."""
+    """An export that made no progress over a whole deadline since a run gave up waiting for it
+    (`status` is its status at the end of this run's deadline)."""
     if status.complete or status.failed or flight.timed_out_at is None:
         return None
     if status.progress > flight.timed_out_at:
