@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     if not postgres and not args.skip_postgres:
         print(f"PostgreSQL is not reachable at {args.postgres}: its cases are skipped.")
     results: dict[str, Any] = {"machine": machine(), "samples": [], "backfill": None}
+    out = Path(args.results or work / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json")
+
+    def save(sample: Sample | None = None) -> None:
+        if sample is not None:
+            results["samples"].append(dataclasses.asdict(sample))
+        out.write_text(json.dumps(results, indent=1, default=str))
+
     if not args.backfill_only:
         options = SuiteOptions(
             sizes=tuple(int(s) for s in args.sizes.split(",")),
@@ -46,9 +53,11 @@ def main(argv: list[str] | None = None) -> None:
             dlt=not args.skip_dlt,
             dlt_max=args.dlt_max,
             postgres_admin=args.postgres,
+            tools=tuple(args.tools.split(",")) if args.tools else None,
         )
-        samples = Suite(options, work).run()
-        results["samples"] = [dataclasses.asdict(s) for s in samples]
+        suite = Suite(options, work, on_sample=save)
+        suite.run()
+        results["failures"] = suite.failures
     if not args.skip_backfill and postgres:
         backfill = BackfillOptions(
             projects=args.backfill_projects,
@@ -59,8 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         results["backfill"] = dataclasses.asdict(run_backfill(backfill, work))
 
-    out = Path(args.results or work / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json")
-    out.write_text(json.dumps(results, indent=1, default=str))
+    save()
     print(f"\nRaw results: {out}\n")
     _print(results)
 
@@ -79,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="runs per baseline figure (pandas, openpyxl, calamine, dlt); default: --repeats",
+    )
+    parser.add_argument(
+        "--tools", default=None, help="only these tools, e.g. ours,dlt (downloads always run)"
     )
     parser.add_argument("--skip-dlt", action="store_true")
     parser.add_argument("--dlt-max", type=int, default=None, help="skip dlt above this size")
@@ -156,7 +167,13 @@ def _print(results: dict[str, Any]) -> None:
     fields = {f.name for f in dataclasses.fields(Sample)}
     samples = [Sample(**{k: v for k, v in s.items() if k in fields}) for s in results["samples"]]
     backfills = results.get("backfills") or [b for b in [results.get("backfill")] if b]
-    sys.stdout.write(render(samples, backfills, results["machine"]))
+    text = render(samples, backfills, results["machine"])
+    for failure in results.get("failures") or []:
+        text += (
+            f"\nFailed: {failure['case']} {failure['stage']} {failure['tool']} at "
+            f"{failure['responses']} responses: {failure['error'].strip().splitlines()[-1]}\n"
+        )
+    sys.stdout.write(text)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ resource yields the export's responses, loaded with dlt's defaults into SQLite o
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,9 @@ def dlt_json(args: dict[str, Any]) -> Timing:
     path = Path(args["path"])
     destination: Any
     if args["url"].startswith("sqlite"):
+        # dlt's 20 parallel load workers make SQLite answer "database is locked" at 100k
+        # responses; one worker is what a user meeting that error would set.
+        os.environ["LOAD__WORKERS"] = "1"
         destination = dlt.destinations.sqlalchemy(args["url"])
     else:
         destination = dlt.destinations.postgres(args["url"])

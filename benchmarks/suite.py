@@ -30,15 +30,23 @@ class SuiteOptions:
     dlt: bool = True
     dlt_max: int | None = None
     postgres_admin: str = ""
+    tools: tuple[str, ...] | None = None
 
 
 class Suite:
     """Runs every case of one size in a work folder and collects the samples."""
 
-    def __init__(self, options: SuiteOptions, work: Path) -> None:
+    def __init__(
+        self,
+        options: SuiteOptions,
+        work: Path,
+        on_sample: Callable[[Sample], None] | None = None,
+    ) -> None:
         self.options = options
         self.work = work
+        self.on_sample = on_sample
         self.samples: list[Sample] = []
+        self.failures: list[dict[str, Any]] = []
 
     def run(self) -> list[Sample]:
         for size in self.options.sizes:
@@ -67,6 +75,8 @@ class Suite:
             "landing": str(folder / "landing"),
         }
         sample = self._repeat(fmt, "download", "ours", size, lambda _: run_child("download", args))
+        if sample is None:
+            raise RuntimeError(f"the {fmt} export of {size} responses could not be downloaded")
         return str(sample.extra["path"])
 
     def _json_cases(self, size: int, path: str, folder: Path) -> None:
@@ -147,12 +157,24 @@ class Suite:
 
     def _repeat(
         self, case: str, stage: str, tool: str, size: int, run: Callable[[int], Timing]
-    ) -> Sample:
+    ) -> Sample | None:
+        """Measure one figure; a failed stage is recorded with its error and skipped."""
+        wanted = self.options.tools
+        if wanted is not None and tool not in wanted and stage != "download":
+            return None
         times = self.options.repeats
         if tool != "ours" and self.options.baseline_repeats is not None:
             times = self.options.baseline_repeats
-        sample = repeat(case, stage, tool, size, times, run)
+        try:
+            sample = repeat(case, stage, tool, size, times, run)
+        except RuntimeError as exc:
+            print(f"  {case:<10} {stage:<22} {tool:<9} FAILED: {str(exc)[-300:]}", flush=True)
+            failure = {"case": case, "stage": stage, "tool": tool, "responses": size}
+            self.failures.append(failure | {"error": str(exc)[-2000:]})
+            return None
         self.samples.append(sample)
+        if self.on_sample is not None:
+            self.on_sample(sample)
         return sample
 
     @staticmethod
