@@ -133,7 +133,9 @@ def quarantined_values(tables: ProjectTables) -> CheckOutcome:
         has_text = answers["value_text"].fillna("").str.strip() != ""
         kept |= of_type & answers[column].isna() & has_text
     quarantined = answers[kept]
-    others = tables.quarantine[tables.quarantine["kind"] != "unreadable"]
+    # Unreadable answers are counted above, from the answers themselves.
+    recorded = tables.quarantine
+    others = recorded[(recorded["kind"] != "unreadable") | recorded["response_id"].isna()]
 
     per_question = quarantined.groupby(["template_id", "question_label"], dropna=False).size()
     counts = {f"template {t}: {label}": int(n) for (t, label), n in per_question.items()}
@@ -152,7 +154,8 @@ def quarantined_values(tables: ProjectTables) -> CheckOutcome:
     if len(others):
         problems.append(
             f"{len(others)} other values were set aside (texts cut, unknown question types, "
-            "answers to questions missing from their form) and recorded in the quarantine table"
+            "answers to questions missing from their form, Jira fields that are not finite "
+            "numbers) and recorded in the quarantine table"
         )
     if problems:
         return CheckOutcome(

@@ -5,8 +5,8 @@ could not be loaded as it stands, naming the landed file, the place (response an
 issue and Jira field), the kind of problem, the reason and the value, cut short. The raw file
 keeps every value whole, and the tables keep what they can:
 
-- `unreadable`: a number, date or time answer that does not read as one (`NaN`, `inf`, `soon`);
-  kept as text in `answers.value_text`, its typed column empty.
+- `unreadable`: a number, date or time answer that does not read as one (`NaN`, `inf`, `soon`),
+  or a Jira field holding NaN or infinity; kept as text, its typed column empty.
 - `too_long`: a text of more than `MAX_TEXT_CHARS` characters (a cell of several megabytes);
   cut to that length in the answers, the wide table and the Jira fields.
 - `unknown_type`: an answer to a question of a type this version does not know; kept as text.
@@ -17,6 +17,7 @@ keeps every value whole, and the tables keep what they can:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -82,8 +83,9 @@ def screen(
     wide = _cut_wide(export.wide)
     rows += field_rows
     rows += _unreadable(answers)
-    rows += _unknown_types(answers, export.core[schema.QUESTIONS])
+    rows += _unknown_types(answers)
     rows += _missing_questions(export.core[schema.RESPONSES], responses)
+    rows += _non_finite_fields(responses)
 
     columns = dict(zip(_ROW_COLUMNS, transpose(rows, len(_ROW_COLUMNS)), strict=True))
     constants = {
@@ -171,13 +173,10 @@ def _unreadable(answers: pd.DataFrame) -> list[Row]:
     return rows
 
 
-def _unknown_types(answers: pd.DataFrame, questions: pd.DataFrame) -> list[Row]:
-    unknown = questions[~questions["question_type"].isin(KNOWN_TYPES)]
-    if unknown.empty:
-        return []
-    pairs = set(zip(unknown["question_id"], unknown["question_type"], strict=True))
-    keys = pd.Series(list(zip(answers["question_id"], answers["question_type"], strict=True)))
-    hit = keys.isin(pairs).to_numpy()
+def _unknown_types(answers: pd.DataFrame) -> list[Row]:
+    """Answers to questions of a type not known here (by their own form's design)."""
+    kinds = answers["question_type"].fillna("")
+    hit = ~kinds.isin(KNOWN_TYPES) & (kinds != "")
     return [
         (
             _answer_place(row.response_id, row.question_id),
@@ -214,6 +213,29 @@ def _missing_questions(
                     value,
                 )
             )
+    return rows
+
+
+def _non_finite_fields(responses: Sequence[FormResponse]) -> list[Row]:
+    """Jira field values that are NaN or infinite numbers: kept as text, with no number."""
+    rows: list[Row] = []
+    seen: set[str] = set()
+    for response in responses:
+        if response.issue_key in seen:
+            continue
+        seen.add(response.issue_key)
+        for field_id, value in response.fields.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                rows.append(
+                    (
+                        f"issue {response.issue_key}, Jira field {field_id}",
+                        None,
+                        None,
+                        UNREADABLE,
+                        f"expected a finite number, found {value!r}; kept as text",
+                        repr(value),
+                    )
+                )
     return rows
 
 
