@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import dagster as dg
+from pydantic import Field
 from sqlalchemy.engine import make_url
 
 from proforma_io.auth import BasicCredentials, TokenCredentials
@@ -17,13 +18,16 @@ from proforma_io.remote_lake import is_uri
 
 
 class ProformaApiResource(dg.ConfigurableResource):
-    """The ProForma Customer API of one Jira instance, or `sandbox` for the embedded sandbox."""
+    """The ProForma Customer API of one Jira instance, or `sandbox` for the embedded sandbox.
+
+    The password and token never show in the resource's repr.
+    """
 
     base_url: str = "sandbox"
     auth_method: Literal["basic", "token", "none"] = "basic"
     username: str | None = None
-    password: str | None = None
-    token: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    token: str | None = Field(default=None, repr=False)
     timeout_seconds: float = 30.0
     verify_tls: bool = True
     ca_bundle: str | None = None
