@@ -5,12 +5,14 @@ only when the server cannot have acted on it: the connection failed before the r
 or the server refused it with 429 or 503. Any other POST failure is final, since a repeated
 start would run a second export and a repeated add would add a second form. No other 4xx is
 ever repeated, and downloads are never repeated here (a file can be downloaded only once).
+A certificate the client cannot verify is not tried again either: waiting will not fix it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,7 +71,7 @@ def retrying(
             return False
         if outcome.failed:
             error = outcome.exception()
-            if not isinstance(error, ApiConnectionError):
+            if not isinstance(error, ApiConnectionError) or _certificate_refused(error):
                 return False
             return idempotent or isinstance(error.__cause__, _NOT_SENT)
         statuses = RETRY_STATUSES if idempotent else REFUSED_STATUSES
@@ -117,6 +119,16 @@ def retry_after(response: httpx.Response, now: datetime) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max((moment - now).total_seconds(), 0.0)
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    """Whether the error, or any error behind it, is a failed certificate verification."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _asked_wait(state: RetryCallState, now: Callable[[], datetime]) -> float | None:
