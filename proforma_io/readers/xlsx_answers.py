@@ -5,6 +5,7 @@ Choices and users are joined with ", " in a cell; choices are told apart by the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from proforma_io.forms import (
@@ -32,7 +33,7 @@ from proforma_io.readers.xlsx_cells import (
 SEPARATOR = ", "
 
 
-def column_answers(question: Question, cells: list[Any]) -> list[Answer | None]:
+def column_answers(question: Question, cells: Sequence[Any]) -> list[Answer | None]:
     """The answer of each cell of a question's column, None for an empty cell.
 
     Equal cells share one `Answer` (it is immutable), which saves parsing a choice or date

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from proforma_io.errors import truncate
@@ -38,7 +39,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def column_kind(cells: list[Any]) -> str:
+def column_kind(cells: Sequence[Any]) -> str:
     """What every non-empty cell of a column holds: date, datetime, time, number or text."""
     kinds = set()
     for value in cells:

@@ -84,14 +84,15 @@ def _read_rows(
     )
     field_names = {fid: cell_text(header[col]) for fid, col in field_columns.items()}
 
-    cells = [[r[c] for r in rows] for c in range(first_question, len(header))]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(header)
+    cells = columns[first_question:]
     questions = _questions(header[first_question:], cells, design)
     answers = [
         (q.id, column_answers(q, column)) for q, column in zip(questions, cells, strict=True)
     ]
     sheet = _Sheet(path, leading, field_columns, field_names, tuple(questions))
     return [
-        sheet.response(row, index + 2, {qid: column[index] for qid, column in answers})
+        sheet.response(row, index + 2, _row_answers(answers, index))
         for index, row in enumerate(rows)
         if any(present(v) for v in row)
     ]
@@ -114,8 +115,8 @@ class _Sheet:
         self.field_names = field_names
         self.questions = questions
 
-    def response(self, row: Row, number: int, answers: dict[str, Answer | None]) -> FormResponse:
-        """The form response of sheet row `number`; `answers` holds None for empty cells."""
+    def response(self, row: Row, number: int, answers: dict[str, Answer]) -> FormResponse:
+        """The form response of sheet row `number`, with the answers of its non-empty cells."""
         issue_key = row[self.leading["issue key"]]
         if not isinstance(issue_key, str) or not issue_key.strip():
             raise self._fail(number, self.leading["issue key"], "expected an issue key", issue_key)
@@ -132,7 +133,7 @@ class _Sheet:
             updated=self._updated(row, number),
             template_id=None,
             questions=self.questions,
-            answers={qid: given for qid, given in answers.items() if given is not None},
+            answers=answers,
             field_names=self.field_names,
         )
 
@@ -159,6 +160,16 @@ class _Sheet:
     def _fail(self, number: int, col: int, expected: str, found: Any) -> ExportFileError:
         cell = f"cell {column_letter(col + 1)}{number}"
         return ExportFileError(self.path, f"{expected}, found {describe(found)}", where=cell)
+
+
+def _row_answers(columns: list[tuple[str, list[Answer | None]]], index: int) -> dict[str, Answer]:
+    """The answers of row `index`, by question id, without its empty cells."""
+    found: dict[str, Answer] = {}
+    for question_id, column in columns:
+        given = column[index]
+        if given is not None:
+            found[question_id] = given
+    return found
 
 
 def _read_sheet(path: Path) -> tuple[list[Any], list[list[Any]]]:
@@ -208,7 +219,7 @@ def _leading_columns(path: Path, header: list[Any]) -> dict[str, int]:
 
 
 def _questions(
-    headers: list[Any], columns: list[list[Any]], design: Sequence[Question] | None
+    headers: list[Any], columns: list[Sequence[Any]], design: Sequence[Question] | None
 ) -> list[Question]:
     """One question per column: from the design where a label matches, else typed by cells."""
     remaining = list(design or ())
