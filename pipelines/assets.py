@@ -29,7 +29,6 @@ from proforma_io.load import (
     loaded_responses,
     normalise_project,
     warehouse_row_counts,
-    wide_columns,
     write_lake,
 )
 from proforma_io.models import ExportStatus
@@ -154,7 +153,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         loaded = loaded_responses(warehouse.url, project)
 
         tables = normalise_project(project, exports, storage.landing())
-        written = write_lake(storage.lake, tables)
+        written = write_lake(storage.lake, tables, run_id=context.run.run_id)
         counts = tables.row_counts()
         context.log.info(
             f"Wrote project {project} to the lake at {storage.lake}: "
@@ -162,7 +161,9 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             + "."
         )
 
-        columns = wide_columns(tables)
+        # Compared as the lake holds them after the write, where a relabelled question keeps
+        # its pinned column and a removed one keeps its column, so neither reads as a change.
+        columns = lake_wide_columns(storage.lake, project)
         templates = [export.template for export in exports]
         results = [
             checks.check_result(

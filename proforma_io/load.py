@@ -31,6 +31,7 @@ from proforma_io.normalise import normalise_export
 from proforma_io.remote_lake import (
     Lake,
     download_project,
+    download_registries,
     is_uri,
     open_lake,
     partition_file,
@@ -43,7 +44,6 @@ from proforma_io.writers.parquet import (
     PARTITION_COLUMN,
     ParquetWrite,
     read_project,
-    wide_to_arrow,
     write_project,
 )
 from proforma_io.writers.warehouse import LOAD_LOG, Warehouse, WarehouseLoad
@@ -189,12 +189,13 @@ def normalise_project(
     return ProjectTables.combine(project, normalised)
 
 
-def write_lake(lake: Lake, tables: ProjectTables) -> ParquetWrite:
+def write_lake(lake: Lake, tables: ProjectTables, *, run_id: str | None = None) -> ParquetWrite:
     """Replace the project's partition of every table in the lake: a folder, or a URI."""
     if not is_uri(lake):
-        return write_project(Path(lake), tables)
+        return write_project(Path(lake), tables, run_id=run_id)
     with tempfile.TemporaryDirectory(prefix="proforma-lake-") as staged:
-        written = write_project(Path(staged), tables)
+        download_registries(lake, tables.wide, Path(staged), tables.project_key)
+        written = write_project(Path(staged), tables, run_id=run_id)
         return upload_project(Path(staged), lake, written)
 
 
@@ -251,11 +252,6 @@ def lake_wide_columns(lake: Lake, project: str) -> dict[str, Columns]:
         schema = pq.read_schema(partition_file(root, table, project), filesystem=filesystem)
         columns[table] = _types(schema)
     return columns
-
-
-def wide_columns(tables: ProjectTables) -> dict[str, Columns]:
-    """Column types of the project's wide frames as they will be written to the lake."""
-    return {name: _types(wide_to_arrow(frame).schema) for name, frame in tables.wide.items()}
 
 
 def _types(schema: pa.Schema) -> Columns:

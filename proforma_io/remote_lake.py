@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from proforma_io.errors import LakeError, truncate
+from proforma_io.schema import CORE_TABLES, QUARANTINE
+from proforma_io.writers.lake_columns import WIDE_DIR, registry_path
 from proforma_io.writers.parquet import (
     MANIFESTS_DIR,
     PART_FILE,
@@ -95,11 +98,41 @@ def upload_project(staged: Path, lake: Lake, written: ParquetWrite) -> ParquetWr
     for source, target, item in uploads:
         _copy(local, source.as_posix(), filesystem, target, project)
         files.append(TableFile(item.table, Path(target), item.rows, item.bytes))
+    for table in _wide_tables(written):
+        registry = registry_path(staged, table)
+        if registry.exists():
+            _copy(local, registry.as_posix(), filesystem, _registry_file(root, table), project)
     manifest = manifest_path(root, project)
     _copy(local, written.manifest.as_posix(), filesystem, manifest, project)
 
     log.info("Uploaded project %s to the lake at %s: %d files.", project, lake, len(files) + 1)
     return ParquetWrite(project, files, Path(manifest))
+
+
+def download_registries(lake: Lake, tables: Iterable[str], staged: Path, project: str) -> None:
+    """Copy the column registries of wide tables into the local `staged` lake, where they exist.
+
+    A write pins each question's column in the registry; without it a staged write would name
+    columns afresh and a relabelled question would get a new column.
+    """
+    filesystem, root = open_lake(lake)
+    local = pafs.LocalFileSystem()
+    for table in tables:
+        source = _registry_file(root, table)
+        if filesystem.get_file_info(source).type == pafs.FileType.NotFound:
+            continue
+        target = registry_path(staged, table)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy(filesystem, source, local, target.as_posix(), project)
+
+
+def _registry_file(root: str, table: str) -> str:
+    return f"{root}/{WIDE_DIR}/{table}.json"
+
+
+def _wide_tables(written: ParquetWrite) -> list[str]:
+    core = set(CORE_TABLES) | {QUARANTINE}
+    return sorted({item.table for item in written.files} - core)
 
 
 def download_project(lake: Lake, project: str, staged: Path) -> Path:
