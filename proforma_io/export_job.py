@@ -107,13 +107,12 @@ def run_export(
     """Run one export end to end and return its landed record.
 
     An export recorded in flight for the same request is resumed while the server still knows
-    it; otherwise a new one is started and recorded. The file is
-    downloaded once (again only while the server still lists it). An export that fails,
-    vanishes, breaks its download, or makes no progress over a whole deadline after a run gave
-    up waiting for it, is given up: after `policy.restart_cooldown` seconds a
-    new one starts, at most `policy.restarts` times, each recorded with its reason; the last
-    failure is raised with the server's message. Each export's deadline counts from this call
-    or from its restart.
+    it; otherwise a new one is started and recorded. The file is downloaded once (again only
+    while the server still lists it). An export that fails, vanishes, breaks its download, or
+    makes no progress over a whole deadline after a run gave up waiting for it, is given up:
+    after `policy.restart_cooldown` seconds a new one starts, at most `policy.restarts` times,
+    each recorded with its reason; the last failure is raised with the server's message. Each
+    export's deadline counts from this call or from its restart.
     """
     job = _Job(client, spec, landing, policy, on_progress, sleep, clock)
     started = clock()
@@ -204,7 +203,8 @@ def _restart(
     spec, landing, policy = job.spec, job.landing, job.policy
     if len(flight.restarts) >= policy.restarts:
         landing.clear_in_flight(spec.project_key, spec.template_id, flight.export_id)
-        raise restart.final(export_restarts.history(flight.restarts)) from restart
+        cause = restart.__cause__ or restart.__context__
+        raise restart.final(export_restarts.history(flight.restarts)) from cause
 
     logger.warning(
         "Export %s of %s %s; starting a new export in %g s (restart %d of at most %d)",
@@ -228,8 +228,8 @@ def _resume_or_start(
     Returns the in-flight record, the export's current status and whether it was resumed.
     """
     # Limitation: the record is not a lock. Two runs of one template at the same moment both
-    # resume the same export; the first to download lands it and the second gets 404 and fails,
-    # and its retry starts a new export. The production instance allows one run per project.
+    # resume the same export; the first to download lands it and the second finds the file gone
+    # and starts a new export. The production instance allows one run per project.
     previous = landing.in_flight(spec.project_key, spec.template_id)
     restarts: list[ExportRestart] = []
     if previous is not None and not _same_request(previous, spec):

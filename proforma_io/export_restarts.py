@@ -2,10 +2,10 @@
 
 An export is given up when the server failed it, forgot it (404 on status), completed it
 without a `downloadUrl`, or let it sit without progress for a whole deadline after a run gave
-up waiting for it; and when
-its download broke off after the server had deleted the file. A download that failed is tried
-once more only when the server still lists the export as complete: its file is then still
-there. Every given-up export is recorded, with its reason, in the next one's manifest.
+up waiting for it; and when its download broke off after the server had deleted the file. A
+download that failed is tried once more only when the server still lists the export as
+complete: its file is then still there. Every given-up export is recorded, with its reason, in
+the next one's manifest.
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def failed(status: ExportStatus, what: str) -> RestartNeeded:
     reason = truncate(status.message or "no reason given")
     message = f"export {status.id} of {what} failed on the server: {reason}"
 
-    def final(history: str) -> ProformaError:
-        return ExportFailedError(message + history, server_message=status.message)
+    def final(earlier: str) -> ProformaError:
+        return ExportFailedError(message + earlier, server_message=status.message)
 
     return RestartNeeded(status.id, f"failed on the server: {reason}", final)
 
@@ -77,8 +77,8 @@ def vanished(export_id: str, what: str, error: NotFoundError) -> RestartNeeded:
     """The server forgot the export while it was being polled."""
     message = f"export {export_id} of {what} vanished: the server no longer knows it ({error})"
 
-    def final(history: str) -> ProformaError:
-        return ExportVanishedError(message + history)
+    def final(earlier: str) -> ProformaError:
+        return ExportVanishedError(message + earlier)
 
     return RestartNeeded(export_id, "vanished (404 on its status)", final)
 
@@ -87,8 +87,8 @@ def without_download_url(status: ExportStatus, what: str) -> RestartNeeded:
     """The export completed, but its status names no file to download."""
     message = f"export {status.id} of {what} is complete but carries no downloadUrl"
 
-    def final(history: str) -> ProformaError:
-        return DownloadError(message + history)
+    def final(earlier: str) -> ProformaError:
+        return DownloadError(message + earlier)
 
     return RestartNeeded(status.id, "complete without a downloadUrl", final)
 
@@ -107,7 +107,7 @@ def stalled(flight: InFlightExport, status: ExportStatus) -> RestartNeeded | Non
     return RestartNeeded(
         status.id,
         f"stalled at {status.progress}%",
-        lambda history: ExportTimeoutError(message + history),
+        lambda earlier: ExportTimeoutError(message + earlier),
     )
 
 
@@ -158,8 +158,8 @@ def download_and_land(
             )
             status = still_there
 
-    def final(history_text: str) -> ProformaError:
-        return DownloadError(f"{problem}{history_text}")
+    def final(earlier: str) -> ProformaError:
+        return DownloadError(f"{problem}{earlier}")
 
     raise RestartNeeded(status.id, truncate(reason, REASON_LIMIT), final)
 
