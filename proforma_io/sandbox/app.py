@@ -25,15 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proforma_io.sandbox.auth import EXPORT_ALL_DATA, SandboxUser
 from proforma_io.sandbox.exports import EXPORT_TYPES, ExportJob, ExportRegistry, ExportRequest
-from proforma_io.sandbox.faults import (
-    DOWNLOAD_KINDS,
-    EXPORT_KINDS,
-    Fault,
-    FaultMiddleware,
-    FaultPlan,
-    InjectedDrop,
-    classify,
-)
+from proforma_io.sandbox.fault_http import FaultMiddleware, InjectedDrop, classify
+from proforma_io.sandbox.faults import DOWNLOAD_KINDS, EXPORT_KINDS, Fault, FaultPlan
 from proforma_io.sandbox.form_api import FormApi, form_routes
 from proforma_io.sandbox.responses import BadBody, api_error, bad_body, refusal, shown
 from proforma_io.sandbox.store import SandboxData

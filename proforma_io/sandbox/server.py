@@ -15,7 +15,8 @@ import uvicorn
 from proforma_io.errors import SandboxError
 from proforma_io.sandbox.app import SandboxStats, build_app
 from proforma_io.sandbox.auth import DEFAULT_USERS, SandboxUser
-from proforma_io.sandbox.faults import QUIET_FAULTS, Fault, FaultPlan
+from proforma_io.sandbox.fault_http import QUIET_FAULTS
+from proforma_io.sandbox.faults import Fault, FaultPlan
 from proforma_io.sandbox.store import SandboxData
 
 log = logging.getLogger(__name__)
