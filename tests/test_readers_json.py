@@ -399,8 +399,9 @@ def test_the_collector_runs_at_most_once_as_a_file_is_read(
     responses = read_json_export(path).responses
 
     assert len(responses) == len(entries) * 500
-    # A young-generation pass may run as the collector is turned back on, none during reading.
-    assert collections in ([], [0])
+    # One pass (of whichever generation the counters call for) may run as the collector is
+    # turned back on; none runs during reading.
+    assert len(collections) <= 1
     assert gc.isenabled()
 
 
