@@ -19,6 +19,7 @@ from proforma_io.errors import (
     ExportFailedError,
     ForbiddenError,
     ForeignDownloadError,
+    LandingError,
     RequestJsonError,
 )
 from proforma_io.load import (
@@ -37,8 +38,9 @@ GROUP = "proforma"
 PROGRESS_STEP = 10
 
 # Failures a retry cannot fix: a person has to change the configuration, the credentials, the
-# user's permissions, the query or Jira's base URL first. A failed export was already started
-# again by the export job as often as `polling.restarts` allows.
+# user's permissions, the query, Jira's base URL or the landing folder first. A failed export was
+# already started again by the export job as often as `polling.restarts` allows; retrying a
+# landing folder that cannot be written would start one more export on the server per retry.
 NOT_RETRIED = (
     AuthenticationError,
     ClientRequestError,
@@ -46,6 +48,7 @@ NOT_RETRIED = (
     ExportFailedError,
     ForbiddenError,
     ForeignDownloadError,
+    LandingError,
     RequestJsonError,
 )
 

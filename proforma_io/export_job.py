@@ -1,7 +1,8 @@
 """`run_export`: start an export (or resume the one in flight), poll it, download it once, land it.
 
-An export's id is recorded in the landing directory right after the start call, so a run that
-crashes or times out while polling resumes that export next time instead of starting another.
+The landing folder is checked writable first; an export's id is recorded in the landing
+directory right after the start call, so a run that crashes or times out while polling resumes
+that export next time instead of starting another.
 An export that fails, vanishes or cannot be downloaded is given up for a new one after a
 cool-down, a bounded number of times (see `export_restarts`).
 """
@@ -16,7 +17,12 @@ from datetime import UTC, datetime
 
 from proforma_io import export_restarts
 from proforma_io.client import ProformaClient
-from proforma_io.errors import ExportTimeoutError, ForeignDownloadError, NotFoundError
+from proforma_io.errors import (
+    ExportTimeoutError,
+    ForeignDownloadError,
+    LandingError,
+    NotFoundError,
+)
 from proforma_io.export_restarts import RestartNeeded
 from proforma_io.landing import (
     CompletedExport,
@@ -112,9 +118,11 @@ def run_export(
     makes no progress over a whole deadline after a run gave up waiting for it, is given up:
     after `policy.restart_cooldown` seconds a new one starts, at most `policy.restarts` times,
     each recorded with its reason; the last failure is raised with the server's message. Each
-    export's deadline counts from this call or from its restart.
+    export's deadline counts from this call or from its restart. A landing folder that cannot
+    be written raises `LandingError` before any export is started.
     """
     job = _Job(client, spec, landing, policy, on_progress, sleep, clock)
+    landing.ensure_writable(spec.project_key, spec.template_id)
     started = clock()
     flight, status, resumed = _resume_or_start(client, spec, landing)
     while True:
@@ -293,7 +301,13 @@ def _start(
         replaces=replaces,
         restarts=restarts,
     )
-    landing.record_in_flight(flight)
+    try:
+        landing.record_in_flight(flight)
+    except LandingError as exc:
+        raise LandingError(
+            f"export {status.id} of {spec} was started but not recorded in flight, so no run "
+            f"will resume it: {exc}"
+        ) from exc
     logger.info("Started export %s of %s (%s)", status.id, spec, status.type)
     return flight, status
 

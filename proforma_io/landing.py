@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -114,6 +114,20 @@ class Landing:
         """The folder of one project's template: `<root>/<PROJECT>/<template_id>`."""
         return self.root / _segment(project_key, "project key") / str(int(template_id))
 
+    def ensure_writable(self, project_key: str, template_id: int) -> Path:
+        """Create the template's folder and write and remove a probe file in it.
+
+        Run before an export is started, so a folder that cannot take the file fails the run
+        before the server holds an export nobody will land. Raises `LandingError`.
+        """
+        folder = self.template_dir(project_key, template_id)
+        with _writing(folder, f"the landing folder of {project_key} template {template_id}"):
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-", suffix=".part")
+            os.close(fd)
+            os.unlink(probe)
+        return folder
+
     def receive(
         self, export: CompletedExport, file_name: str | None, write: Callable[[BinaryIO], int]
     ) -> LandedExport:
@@ -127,7 +141,8 @@ class Landing:
         target = folder / name
         self._check_inside(target)
 
-        folder.mkdir(parents=True, exist_ok=True)
+        with _writing(folder, f"export {export.export_id} of {_label(export)}"):
+            folder.mkdir(parents=True, exist_ok=True)
         sha256, size = _write_atomically(target, write, export)
 
         landed = LandedExport(
@@ -139,8 +154,9 @@ class Landing:
             landed_at=datetime.now(UTC),
         )
         manifest = landed.model_dump_json(indent=2)
-        _replace_text(folder / MANIFEST, manifest)
-        _replace_text(folder.parent / LATEST, manifest)
+        with _writing(folder, f"the manifest of export {export.export_id} of {_label(export)}"):
+            _replace_text(folder / MANIFEST, manifest)
+            _replace_text(folder.parent / LATEST, manifest)
         self.clear_in_flight(export.project_key, export.template_id, export.export_id)
         return landed
 
@@ -148,9 +164,10 @@ class Landing:
         """Record, atomically, that `export` was started and is not landed yet."""
         folder = self.template_dir(export.project_key, export.template_id)
         _segment(export.export_id, "export id")
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / IN_FLIGHT
-        _replace_text(path, export.model_dump_json(indent=2))
+        with _writing(folder, f"the in-flight record of export {export.export_id}"):
+            folder.mkdir(parents=True, exist_ok=True)
+            _replace_text(path, export.model_dump_json(indent=2))
         return path
 
     def in_flight(self, project_key: str, template_id: int) -> InFlightExport | None:
@@ -186,7 +203,8 @@ class Landing:
         if record is None or record.export_id != export_id:
             return
         path = self.template_dir(project_key, template_id) / IN_FLIGHT
-        path.unlink(missing_ok=True)
+        with _writing(path.parent, f"the in-flight record of export {export_id}"):
+            path.unlink(missing_ok=True)
         _fsync_dir(path.parent)
 
     def latest(self, project_key: str, template_id: int) -> LandedExport:
@@ -257,6 +275,22 @@ def safe_file_name(name: str | None, export_id: str, export_format: ExportFormat
     return cleaned
 
 
+def _label(export: CompletedExport) -> str:
+    return f"{export.project_key} template {export.template_id}"
+
+
+@contextlib.contextmanager
+def _writing(folder: Path, what: str) -> Iterator[None]:
+    """Raise an `OSError` of the block as a `LandingError` naming `folder` and `what`."""
+    try:
+        yield
+    except OSError as exc:
+        raise LandingError(
+            f"cannot write {what} to {folder}: {exc}; check that `paths.landing` in the "
+            "configuration names a folder this process can create and write"
+        ) from exc
+
+
 def _segment(value: str, what: str) -> str:
     """A project key or export id used as a folder name, refused when it could escape."""
     if not _SAFE_SEGMENT.fullmatch(value) or ".." in value:
@@ -270,22 +304,30 @@ def _segment(value: str, what: str) -> str:
 def _write_atomically(
     target: Path, write: Callable[[BinaryIO], int], export: CompletedExport
 ) -> tuple[str, int]:
-    """Stream into a temporary sibling of `target`, fsync it and rename it into place."""
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".part")
+    """Stream into a temporary sibling of `target`, fsync it and rename it into place.
+
+    An `OSError` of the landing folder is raised as `LandingError`; what `write` raises itself
+    (a broken download) passes through unchanged.
+    """
+    what = f"export {export.export_id} of {_label(export)}"
+    with _writing(target.parent, what):
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".part")
     temp_path = Path(temp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            hashing = _HashingWriter(handle)
+            hashing = _HashingWriter(handle, lambda: _writing(target.parent, what))
             reported = write(cast(BinaryIO, hashing))
-            handle.flush()
-            os.fsync(handle.fileno())
+            with _writing(target.parent, what):
+                handle.flush()
+                os.fsync(handle.fileno())
         if reported != hashing.size:
             raise LandingError(
                 f"export {export.export_id} of {export.project_key} template "
                 f"{export.template_id}: the download reported {reported} bytes but "
                 f"{hashing.size} reached {temp_path}"
             )
-        os.replace(temp_path, target)
+        with _writing(target.parent, what):
+            os.replace(temp_path, target)
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
@@ -349,11 +391,15 @@ def _sha256(path: Path) -> str:
 
 
 class _HashingWriter(io.RawIOBase):
-    """A write-only stream that passes bytes to a file while counting and hashing them."""
+    """A write-only stream that passes bytes to a file while counting and hashing them;
+    `guard` wraps each write to the file (turning its `OSError` into `LandingError`)."""
 
-    def __init__(self, target: BinaryIO) -> None:
+    def __init__(
+        self, target: BinaryIO, guard: Callable[[], contextlib.AbstractContextManager[None]]
+    ) -> None:
         super().__init__()
         self._target = target
+        self._guard = guard
         self._digest = hashlib.sha256()
         self.size = 0
 
@@ -361,7 +407,8 @@ class _HashingWriter(io.RawIOBase):
         return True
 
     def write(self, data: bytes) -> int:  # type: ignore[override]
-        self._target.write(data)
+        with self._guard():
+            self._target.write(data)
         self._digest.update(data)
         self.size += len(data)
         return len(data)

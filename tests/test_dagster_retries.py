@@ -124,3 +124,21 @@ def test_server_error_on_start_is_retried_and_the_export_lands_once(
     assert event_types(result).count("STEP_UP_FOR_RETRY") == 2
     assert len(sandbox.stats.exports_started) == 1
     assert sandbox.stats.downloads == {sandbox.stats.exports_started[0]: 1}
+
+
+def test_landing_folder_that_cannot_be_written_is_not_retried_and_starts_no_export(
+    tmp_path: Path, sandbox: Sandbox, instance: dg.DagsterInstance
+) -> None:
+    (tmp_path / "blocked").write_text("not a folder")
+    landing = tmp_path / "blocked" / "landing"
+    settings = settings_for(tmp_path, sandbox.base_url, paths={"landing": str(landing)})
+
+    result = run_exports(settings, instance)
+
+    assert not result.success
+    assert "STEP_UP_FOR_RETRY" not in event_types(result)
+    assert sandbox.stats.exports_started == []
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith("Project HR cannot be exported until this is fixed: cannot write ")
+    assert str(landing / "HR" / "3") in message

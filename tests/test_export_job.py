@@ -15,7 +15,12 @@ import pytest
 
 from proforma_io.auth import BasicCredentials
 from proforma_io.client import ProformaClient
-from proforma_io.errors import ExportFailedError, ExportTimeoutError, NotFoundError
+from proforma_io.errors import (
+    ExportFailedError,
+    ExportTimeoutError,
+    LandingError,
+    NotFoundError,
+)
 from proforma_io.export_job import ExportSpec, PollPolicy, run_export
 from proforma_io.landing import InFlightExport, Landing
 from proforma_io.models import ExportStatus
@@ -29,6 +34,7 @@ FAST = PollPolicy(
     restart_cooldown=0,
 )
 HR = ExportSpec(project_key="HR", template_id=3, format="json")
+ADMIN = BasicCredentials("admin", "admin")
 
 
 @pytest.fixture(scope="module")
@@ -331,3 +337,39 @@ def test_export_in_flight_for_other_fields_is_not_resumed(
     assert landed.replaces == interrupted.export_id
     assert sandbox.stats.status_polls.get(interrupted.export_id, 0) == polls_before
     assert landed.fields == ["summary"]
+
+
+def test_unwritable_landing_folder_fails_before_any_export_is_started(tmp_path: Path) -> None:
+    # The landing path lies under a regular file: even root cannot create it, unlike a chmod.
+    (tmp_path / "blocked").write_text("not a folder")
+    landing = Landing(tmp_path / "blocked" / "landing")
+    server = Sandbox(SandboxData.generated(seed=7, issues_per_project=2), context_path="/jira")
+
+    with server.running(), ProformaClient(server.base_url, credentials=ADMIN) as api:
+        with pytest.raises(LandingError) as raised:
+            run_export(api, HR, landing, policy=FAST)
+
+        assert server.stats.exports_started == []
+    message = str(raised.value)
+    assert str(tmp_path / "blocked" / "landing" / "HR" / "3") in message
+    assert "the landing folder of HR template 3" in message
+    assert "check that `paths.landing`" in message
+    assert isinstance(raised.value.__cause__, OSError)
+
+
+def test_in_flight_record_that_cannot_be_written_names_the_started_export(
+    client: ProformaClient, sandbox: Sandbox, landing: Landing
+) -> None:
+    # A folder where the record belongs: the probe passes, replacing the record fails.
+    blocker = landing.template_dir("HR", 3) / "in_flight.json"
+    (blocker / "inside").mkdir(parents=True)
+    started_before = len(sandbox.stats.exports_started)
+
+    with pytest.raises(LandingError) as raised:
+        run_export(client, HR, landing, policy=FAST)
+
+    started = sandbox.stats.exports_started[started_before:]
+    assert len(started) == 1
+    message = str(raised.value)
+    assert message.startswith(f"export {started[0]} of HR template 3 was started but not")
+    assert f"the in-flight record of export {started[0]} to {blocker.parent}" in message
