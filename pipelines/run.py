@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import dagster as dg
 import typer
@@ -18,6 +18,7 @@ from pipelines.definitions import DAILY_JOB, build_definitions, project_tags
 from proforma_io.config import Settings, load_settings
 from proforma_io.errors import ProformaError
 from proforma_io.landing import Landing
+from proforma_io.load import credentials_for
 from proforma_io.writers.warehouse import Warehouse
 
 # Dagster's console logger at INFO shows the steps' own sentences, not every engine event.
@@ -39,8 +40,9 @@ def main(
     """Export, normalise and load every configured project, then print a summary."""
     try:
         settings = load_settings(config)
+        credentials_for(settings.jira)
     except ProformaError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     projects = project or settings.projects
     unknown = sorted(set(projects) - set(settings.projects))
@@ -85,7 +87,8 @@ def run_projects(settings: Settings, projects: list[str]) -> list[str]:
                 console.print(f"  [red]{project}: run {result.run_id[:8]} failed[/red]")
                 for event in result.all_events:
                     if event.is_step_failure and event.step_failure_data:
-                        console.print(f"    {event.step_key}: {event.step_failure_data.error}")
+                        reason = failure_reason(event.step_failure_data.error)
+                        console.print(f"    {event.step_key}: {reason}", soft_wrap=True)
             for evaluation in evaluations:
                 if not evaluation.passed:
                     console.print(f"    check {evaluation.check_name}: {evaluation.description}")
@@ -113,6 +116,20 @@ def describe_checks(evaluations: list[dg.AssetCheckEvaluation]) -> str:
         if names:
             parts.append(f"{len(names)} {verb} ({', '.join(names)})")
     return ", ".join(parts)
+
+
+def failure_reason(error: Any) -> str:
+    """The failure's own error in one line, past Dagster's wrappers; the trace is in the run."""
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause
+    own = [e for e in chain if not e.cls_name.startswith("Dagster")] or chain
+    lines = own[0].message.strip().splitlines() if own else []
+    if not lines:
+        return "unknown error"
+    kind, _, text = lines[0].partition(": ")
+    return text if text and " " not in kind else lines[0]
 
 
 def print_summary(settings: Settings, projects: list[str], failed: list[str]) -> None:

@@ -15,9 +15,13 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from proforma_io.errors import ConfigError
+from proforma_io.schema import CORE_TABLES, QUARANTINE
 
 CONFIG_ENV = "PROFORMA_CONFIG"
 DEFAULT_CONFIG = "proforma.yaml"
@@ -26,6 +30,19 @@ SANDBOX_URL = "sandbox"
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 CRON_FIELDS = 5
+WAREHOUSE_BACKENDS = ("sqlite", "postgresql")
+# The warehouse's and the lake's own tables, which a template's wide table may not be named.
+RESERVED_TABLES = frozenset(
+    {
+        *CORE_TABLES,
+        QUARANTINE,
+        "load_log",
+        "wide_tables",
+        "wide_columns",
+        "schema_changes",
+        "schema_version",
+    }
+)
 LAKE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
@@ -84,7 +101,7 @@ class ExportSettings(_Strict):
     """One export: every response to one template form in one project."""
 
     project: str
-    template: Annotated[int, Field(ge=1)]
+    template: Annotated[int, Field(ge=1, strict=True)]
     format: Literal["json", "xlsx"] = "json"
     fields: tuple[str, ...] = ()
     jql: str | None = None
@@ -104,6 +121,8 @@ class ExportSettings(_Strict):
             raise ValueError(
                 f"expected a lower-case table name of letters, digits and _, got {value!r}"
             )
+        if value in RESERVED_TABLES:
+            raise ValueError(f"{value!r} is one of the warehouse's own tables; choose another name")
         return value
 
     @property
@@ -119,6 +138,20 @@ class PathSettings(_Strict):
 class WarehouseSettings(_Strict):
     url: str = "sqlite:///.proforma/warehouse.db"
 
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in WAREHOUSE_BACKENDS:
+            raise ValueError(
+                "expected a SQLite or PostgreSQL SQLAlchemy URL such as "
+                f"sqlite:///warehouse.db or postgresql+psycopg://user@host/db, got {value!r}"
+            )
+        return value
+
 
 class PollingSettings(_Strict):
     initial_interval_seconds: Annotated[float, Field(gt=0)] = 0.5
@@ -128,6 +161,15 @@ class PollingSettings(_Strict):
     restarts: Annotated[int, Field(ge=0, le=10)] = 2
     restart_cooldown_seconds: Annotated[float, Field(ge=0)] = 30.0
 
+    @model_validator(mode="after")
+    def _check_intervals(self) -> PollingSettings:
+        if self.max_interval_seconds < self.initial_interval_seconds:
+            raise ValueError(
+                f"max_interval_seconds ({self.max_interval_seconds}) is smaller than "
+                f"initial_interval_seconds ({self.initial_interval_seconds})"
+            )
+        return self
+
 
 class ScheduleSettings(_Strict):
     cron: str = "0 2 * * *"
@@ -136,7 +178,7 @@ class ScheduleSettings(_Strict):
     @field_validator("cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:
-        if len(value.split()) != CRON_FIELDS:
+        if len(value.split()) != CRON_FIELDS or not croniter.is_valid(value):
             raise ValueError(f"expected a five-field cron expression, got {value!r}")
         return value
 
@@ -196,13 +238,29 @@ class Settings(_Strict):
 
     jira: JiraSettings = JiraSettings()
     sandbox: SandboxSettings = SandboxSettings()
-    exports: tuple[ExportSettings, ...] = Field(min_length=1)
+    exports: tuple[ExportSettings, ...]
     paths: PathSettings = PathSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     polling: PollingSettings = PollingSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     operations: OperationsSettings = OperationsSettings()
     base_dir: Path = Path(".")
+
+    @field_validator("exports")
+    @classmethod
+    def _check_exports(cls, value: tuple[ExportSettings, ...]) -> tuple[ExportSettings, ...]:
+        if not value:
+            raise ValueError("expected at least one export (a project and a template)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_paths(self) -> Settings:
+        replay, bundle = self.sandbox.replay_dir, self.jira.ca_bundle
+        if replay and not self.resolve(replay).is_dir():
+            raise ValueError(f"sandbox.replay_dir: no folder at {self.resolve(replay)}")
+        if bundle and not self.resolve(bundle).is_file():
+            raise ValueError(f"jira.ca_bundle: no file at {self.resolve(bundle)}")
+        return self
 
     @model_validator(mode="after")
     def _check_unique(self) -> Settings:
@@ -250,6 +308,11 @@ class Settings(_Strict):
         if LAKE_URI.match(self.paths.lake):
             return self.paths.lake
         return str(self.lake_dir)
+
+    @property
+    def warehouse_display_url(self) -> str:
+        """The warehouse URL with any password hidden, for printing."""
+        return make_url(self.warehouse_url).render_as_string(hide_password=True)
 
     @property
     def warehouse_url(self) -> str:
@@ -306,7 +369,7 @@ def describe_errors(errors: Iterable[Any]) -> str:
     """One line per validation error: the dotted key, then what was wrong."""
     lines = []
     for error in errors:
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        key = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"  {key}: {message}")
+        lines.append(f"  {key}: {message}" if key else f"  {message}")
     return "\n".join(lines)

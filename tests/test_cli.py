@@ -134,6 +134,31 @@ def test_config_check_prints_what_would_load(config):
     checked = json.loads(result.stdout)
     assert checked["projects"] == ["HR"]
     assert checked["exports"] == ["HR/3 as json -> form_hr_3"]
+    assert checked["credentials"] == "set in the environment"
+
+
+def test_config_check_hides_the_warehouse_password_and_names_missing_credentials(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("PROFORMA_PASSWORD", raising=False)
+    path = tmp_path / "proforma.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "jira": {"base_url": "https://jira.example.com/jira"},
+                "exports": [{"project": "HR", "template": 3}],
+                "warehouse": {"url": "postgresql+psycopg://etl:S3cretPGpw@db.example.com/dw"},
+            }
+        )
+    )
+
+    result = invoke("config", "check", "-c", str(path), "--json")
+
+    assert result.exit_code == 0, result.output
+    assert "S3cretPGpw" not in result.output
+    checked = json.loads(result.stdout)
+    assert checked["warehouse"] == "postgresql+psycopg://etl:***@db.example.com/dw"
+    assert "PROFORMA_PASSWORD" in checked["credentials"]
 
 
 def test_missing_configuration_is_exit_two_with_the_path(tmp_path):

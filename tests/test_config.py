@@ -87,7 +87,21 @@ def test_base_url_with_context_path_is_accepted_without_trailing_slash(tmp_path)
         ({**MINIMAL, "schedule": {"cron": "daily"}}, "schedule.cron: expected a five-field"),
         ({**MINIMAL, "schedule": {"timezone": "Mars/Olympus"}}, "schedule.timezone: unknown"),
         ({**MINIMAL, "polling": {"deadline_seconds": -1}}, "polling.deadline_seconds"),
-        ({"exports": []}, "exports: Tuple should have at least 1 item"),
+        ({"exports": []}, "exports: expected at least one export"),
+        ({"exports": [{"project": "HR", "template": True}]}, "exports.0.template"),
+        ({**MINIMAL, "schedule": {"cron": "99 * * * *"}}, "schedule.cron: expected a five-field"),
+        ({**MINIMAL, "warehouse": {"url": "notaurl"}}, "warehouse.url: expected a SQLite or"),
+        ({**MINIMAL, "warehouse": {"url": "mysql://db/x"}}, "warehouse.url: expected a SQLite or"),
+        (
+            {"exports": [{"project": "HR", "template": 3, "table": "answers"}]},
+            "exports.0.table: 'answers' is one of the warehouse's own tables",
+        ),
+        (
+            {**MINIMAL, "polling": {"initial_interval_seconds": 5, "max_interval_seconds": 1}},
+            "polling: max_interval_seconds (1.0) is smaller than initial_interval_seconds (5.0)",
+        ),
+        ({**MINIMAL, "sandbox": {"replay_dir": "nowhere"}}, "sandbox.replay_dir: no folder at"),
+        ({**MINIMAL, "jira": {"ca_bundle": "nowhere.pem"}}, "jira.ca_bundle: no file at"),
         ({"jira": {}}, "exports: Field required"),
     ],
 )
@@ -96,6 +110,13 @@ def test_invalid_settings_name_the_bad_key(tmp_path, data, expected):
 
     assert "proforma.yaml is invalid" in message
     assert expected in message
+
+
+def test_an_error_inside_one_export_is_reported_alone(tmp_path):
+    message = error_text(tmp_path, {"exports": [{"project": "hr", "template": 3}]})
+
+    assert message.count("\n") == 1
+    assert "at least one export" not in message
 
 
 def test_the_same_template_twice_is_refused(tmp_path):

@@ -83,3 +83,48 @@ def test_demo_names_the_check_that_kept_an_emptied_export_out_of_the_warehouse(
     assert "check export_not_emptied: Project HR: the new export has no responses" in (
         " ".join(result.output.split())
     )
+
+
+def test_demo_names_missing_credentials_before_running(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROFORMA_USERNAME", raising=False)
+    monkeypatch.delenv("PROFORMA_PASSWORD", raising=False)
+    config = tmp_path / "proforma.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "jira": {"base_url": "https://jira.example.com/jira"},
+                "exports": [{"project": "HR", "template": 3}],
+            }
+        )
+    )
+
+    result = CliRunner().invoke(app, ["--config", str(config)])
+
+    assert result.exit_code == 2
+    assert "PROFORMA_USERNAME" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_failed_project_is_reported_in_one_line_without_a_stack_trace(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "blocked").write_text("a file where the landing folder should be")
+    config = tmp_path / "proforma.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "sandbox": {"issues_per_project": 2, "export_seconds": 0.05},
+                "exports": [{"project": "HR", "template": 3}],
+                "paths": {"landing": "blocked/landing"},
+                "operations": {"export_retries": 0},
+            }
+        )
+    )
+
+    result = CliRunner().invoke(app, ["--config", str(config)])
+
+    assert result.exit_code == 1
+    assert "HR: run" in result.output and "failed" in result.output
+    reasons = [line for line in result.output.splitlines() if "    landed_exports: " in line]
+    assert len(reasons) == 1
+    assert "cannot write the landing folder of HR template 3" in reasons[0]
+    assert "paths.landing" in reasons[0]

@@ -23,8 +23,9 @@ from proforma_io.cli.common import (
     settings,
 )
 from proforma_io.config import ExportSettings, Settings
+from proforma_io.errors import ConfigError
 from proforma_io.landing import Landing
-from proforma_io.load import export_spec, poll_policy
+from proforma_io.load import credentials_for, export_spec, poll_policy
 from proforma_io.models import ExportStatus
 
 export_app = typer.Typer(
@@ -169,11 +170,23 @@ def config_check(config: ConfigOption = None, as_json: JsonOption = False) -> No
             ],
             "landing": str(loaded.landing_dir),
             "lake": str(loaded.lake_dir),
-            "warehouse": loaded.warehouse_url,
+            "warehouse": loaded.warehouse_display_url,
             "schedule": f"{loaded.schedule.cron} ({loaded.schedule.timezone})",
+            "credentials": _credentials_state(loaded),
         },
         as_json,
     )
+
+
+def _credentials_state(loaded: Settings) -> str:
+    """Whether the environment holds the configured credentials (never their values)."""
+    if loaded.jira.is_sandbox:
+        return "built-in sandbox user"
+    try:
+        found = credentials_for(loaded.jira)
+    except ConfigError as exc:
+        return f"missing: {exc}"
+    return "none configured" if found is None else "set in the environment"
 
 
 @contextmanager
