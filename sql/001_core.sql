@@ -86,8 +86,10 @@ CREATE TABLE IF NOT EXISTS questions (
 
 CREATE INDEX IF NOT EXISTS questions_project_key_idx ON questions (project_key);
 
--- One row per load attempt. export_ids is a JSON list; row_counts a JSON object of rows per
--- table, loaded or, when outcome is 'failed', attempted; error holds the reason of a failure.
+-- One row per warehouse load attempt, successful or failed; an export or lake write that fails
+-- before the warehouse step leaves no row (its failure is in the Dagster run). export_ids is a
+-- JSON list; row_counts a JSON object of rows per table, loaded or, when outcome is 'failed',
+-- attempted; error holds the reason of a failure.
 CREATE TABLE IF NOT EXISTS load_log (
     run_id TEXT NOT NULL,
     project_key TEXT NOT NULL,

@@ -26,7 +26,10 @@ def sandbox(
     issues: Annotated[int, typer.Option(help="Generated issues per project.")] = 40,
     replay: Annotated[
         Path | None,
-        typer.Option(help="Folder of *.responses.json/.xlsx export files to serve as well."),
+        typer.Option(
+            help="Folder of *.responses.json/.xlsx export files to serve: each replaces the "
+            "generated forms of its project and template; an XLSX is served as recorded."
+        ),
     ] = None,
     export_seconds: Annotated[float, typer.Option(help="How long an export takes.")] = 2.0,
     fault: Annotated[list[str] | None, typer.Option(help=FAULT_HELP, show_default=False)] = None,
@@ -46,7 +49,8 @@ def sandbox(
       exporter  ProForma: Export All Data only
 
     \b
-    Try it:
+    Try it, from the repository folder (its proforma.yaml says where files land;
+    PROFORMA_JIRA_URL points it at this sandbox, elsewhere pass --config FILE):
       proforma sandbox &
       export PROFORMA_JIRA_URL=http://127.0.0.1:8080/jira PROFORMA_USERNAME=admin
       export PROFORMA_PASSWORD=admin
