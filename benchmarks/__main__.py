@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
             export_seconds=args.export_seconds,
             repeats=args.repeats,
             postgres_admin=args.postgres,
+            alone=args.backfill_alone,
         )
         results["backfill"] = dataclasses.asdict(run_backfill(backfill, work))
 
@@ -103,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--backfill-only", action="store_true")
     parser.add_argument("--backfill-projects", type=int, default=20)
     parser.add_argument("--backfill-responses", type=int, default=500)
+    parser.add_argument(
+        "--backfill-alone",
+        type=int,
+        default=None,
+        help="run only this many projects one by one (for long export latencies)",
+    )
     parser.add_argument(
         "--export-seconds",
         type=float,
@@ -150,16 +157,20 @@ def _version(name: str) -> str:
 def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     """One result from several runs; a later run's figure replaces an earlier one's."""
     samples: dict[tuple[Any, ...], dict[str, Any]] = {}
-    backfill = None
+    backfills: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     for result in results:
         for sample in result["samples"]:
             key = (sample["case"], sample["stage"], sample["tool"], sample["responses"])
             samples[key] = sample
-        backfill = result.get("backfill") or backfill
+        if result.get("backfill"):
+            backfills.append(result["backfill"])
+        failures += result.get("failures") or []
     return {
         "machine": results[-1]["machine"],
         "samples": list(samples.values()),
-        "backfill": backfill,
+        "backfills": backfills,
+        "failures": failures,
     }
 
 

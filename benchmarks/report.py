@@ -140,11 +140,13 @@ def backfill_table(result: dict[str, Any]) -> list[str]:
         "|---|---:|---|---:|---:|",
     ]
     sequential = walls.get("one by one", 0.0)
+    if options.get("alone"):
+        lines[0] += f" One by one ran only {options['alone']} projects, for their single times."
+        sequential = 0.0
     for mode, wall in walls.items():
         runs = ", ".join(f"{r:.2f}" for r in result["runs"][mode])
-        lines.append(
-            f"| {mode} | {wall:.2f} | {runs} | {wall / slowest:.2f}x | {sequential / wall:.2f}x |"
-        )
+        speedup = f"{sequential / wall:.2f}x" if sequential else "-"
+        lines.append(f"| {mode} | {wall:.2f} | {runs} | {wall / slowest:.2f}x | {speedup} |")
     return lines
 
 
