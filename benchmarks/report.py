@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from typing import Any
 
@@ -143,6 +144,7 @@ def backfill_table(result: dict[str, Any]) -> list[str]:
     if options.get("alone"):
         lines[0] += f" One by one ran only {options['alone']} projects, for their single times."
         sequential = 0.0
+    lines[:1] = textwrap.wrap(lines[0], 100)
     for mode, wall in walls.items():
         runs = ", ".join(f"{r:.2f}" for r in result["runs"][mode])
         speedup = f"{sequential / wall:.2f}x" if sequential else "-"
