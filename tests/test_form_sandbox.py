@@ -387,7 +387,9 @@ def pdf_text(content: bytes) -> str:
 
 
 def page_stream(content: bytes) -> bytes:
-    return PdfReader(io.BytesIO(content)).pages[0].get_contents().get_data()  # type: ignore[union-attr]
+    contents = PdfReader(io.BytesIO(content)).pages[0].get_contents()
+    assert contents is not None
+    return contents.get_data()
 
 
 # Errors and permissions
