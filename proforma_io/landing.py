@@ -23,6 +23,7 @@ from typing import BinaryIO, cast
 
 from pydantic import BaseModel, ValidationError
 
+from proforma_io.atomic_files import fsync_dir, replace_text
 from proforma_io.errors import LandingError
 from proforma_io.models import ExportFormat, ExportType
 
@@ -155,8 +156,8 @@ class Landing:
         )
         manifest = landed.model_dump_json(indent=2)
         with _writing(folder, f"the manifest of export {export.export_id} of {_label(export)}"):
-            _replace_text(folder / MANIFEST, manifest)
-            _replace_text(folder.parent / LATEST, manifest)
+            replace_text(folder / MANIFEST, manifest)
+            replace_text(folder.parent / LATEST, manifest)
         self.clear_in_flight(export.project_key, export.template_id, export.export_id)
         return landed
 
@@ -167,7 +168,7 @@ class Landing:
         path = folder / IN_FLIGHT
         with _writing(folder, f"the in-flight record of export {export.export_id}"):
             folder.mkdir(parents=True, exist_ok=True)
-            _replace_text(path, export.model_dump_json(indent=2))
+            replace_text(path, export.model_dump_json(indent=2))
         return path
 
     def in_flight(self, project_key: str, template_id: int) -> InFlightExport | None:
@@ -205,7 +206,7 @@ class Landing:
         path = self.template_dir(project_key, template_id) / IN_FLIGHT
         with _writing(path.parent, f"the in-flight record of export {export_id}"):
             path.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def latest(self, project_key: str, template_id: int) -> LandedExport:
         """The newest landed export of a template, checked against its file's size and sha256."""
@@ -332,38 +333,8 @@ def _write_atomically(
         temp_path.unlink(missing_ok=True)
         raise
 
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return hashing.hexdigest(), hashing.size
-
-
-def _replace_text(path: Path, text: str) -> None:
-    """Write a small text file atomically: temporary sibling, fsync, `os.replace`."""
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
-    temp_path = Path(temp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        temp_path.unlink(missing_ok=True)
-        raise
-
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Persist a rename; directories cannot be opened for fsync on every platform."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _verify(path: Path, landed: LandedExport) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, fields
@@ -22,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from proforma_io.atomic_files import replace_text
 from proforma_io.errors import LakeError
 from proforma_io.schema import QUESTIONS
 from proforma_io.writers.evolution import (
@@ -95,12 +94,9 @@ def write_registry(lake: Path, plan: ColumnPlan) -> Path:
         "columns": [asdict(column) for column in plan.columns],
         "changes": history + [asdict(change) for change in plan.changes],
     }
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     try:
-        partial.write_text(json.dumps(body, indent=2, default=_json_default) + "\n", "utf-8")
-        os.replace(partial, path)
+        replace_text(path, json.dumps(body, indent=2, default=_json_default) + "\n")
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise LakeError(f"wide table {plan.wide_table}: cannot write {path}: {exc}") from exc
     return path
 

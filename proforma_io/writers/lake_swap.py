@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from proforma_io.atomic_files import fsync_dir, replace_text
 from proforma_io.errors import LakeError
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class Swap:
     def finish(self) -> None:
         """Forget the journal and what was kept aside: the write is committed."""
         _journal(self.root, self.project).unlink(missing_ok=True)
-        _fsync_dir(self.root / STAGING_DIR)
+        fsync_dir(self.root / STAGING_DIR)
         shutil.rmtree(self.staging_dir, ignore_errors=True)
 
     def roll_back(self) -> int:
@@ -120,14 +121,7 @@ class Swap:
     def _save(self) -> None:
         body = asdict(self)
         body.pop("root")
-        path = _journal(self.root, self.project)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        with partial.open("w", encoding="utf-8") as handle:
-            json.dump(body, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
-        _fsync_dir(path.parent)
+        replace_text(_journal(self.root, self.project), json.dumps(body, indent=2))
 
 
 @contextlib.contextmanager
@@ -207,16 +201,3 @@ def _committed_write(manifest: Path) -> str | None:
 
 def _journal(root: Path, project: str) -> Path:
     return root / STAGING_DIR / f"{project}{JOURNAL_SUFFIX}"
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Persist a rename or removal; some platforms cannot open folders for fsync."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 import uuid
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from proforma_io.atomic_files import replace_text
 from proforma_io.errors import LakeError, truncate
 from proforma_io.schema import CORE_TABLES, QUARANTINE, QUESTIONS, SCHEMAS, WIDE_KEY_SCHEMA
 from proforma_io.tables import ProjectTables, to_arrow
@@ -293,13 +293,10 @@ def _write_manifest(
         "written_at": datetime.now(UTC).isoformat(),
     }
 
-    partial = folder / f".{path.name}.{uuid.uuid4().hex}"
     try:
         folder.mkdir(exist_ok=True)
-        partial.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-        os.replace(partial, path)
+        replace_text(path, json.dumps(body, indent=2) + "\n")
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise LakeError(
             f"project {tables.project_key}: cannot write manifest {path}: {exc}"
         ) from exc
